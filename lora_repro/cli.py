@@ -1,0 +1,47 @@
+"""``lora-repro <command> [key=value ...]``: one console script, one module per command.
+
+Each command is ``main(argv: list[str]) -> int`` in its own module, imported only when called, so
+``lora-repro params`` never imports the trainer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "params": ("lora_repro.commands.params", "|Θ| of a model and method, or of every row of a paper table"),
+    "data": ("lora_repro.tasks.cli", "print formatted examples of a task"),
+    "score": ("lora_repro.metrics.cli", "score predictions against grouped references"),
+    "pretrain": ("lora_repro.models.pretrain_cli", "pretrain a tiny-profile model"),
+    "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
+    "table": ("lora_repro.grid.cli", "run and render a paper table"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: lora-repro <command> [key=value ...]", "", "commands:"]
+    lines += [f"  {name:<9} {doc}" for name, (_, doc) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"lora-repro: unknown command {name!r}; allowed: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return int(module.main(rest) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, non-zero exit
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"lora-repro {name}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
