@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lora_repro.methods.base import apply_method, applied_methods, head_prefixes
+from lora_repro.methods.base import applied_methods, apply_method, head_prefixes
 from lora_repro.methods.lora import LoRAFusedLinear, LoRALinear
 from lora_repro.models.arch import spec_for
 
@@ -125,10 +125,14 @@ def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
 
 def _method_from_peft(cfg: dict[str, Any], model: nn.Module) -> dict[str, Any]:
     if cfg.get("peft_type") != "LORA":
-        raise ValueError(f"unsupported adapter type {cfg.get('peft_type')!r}; allowed: lora-repro adapters, PEFT LORA")
+        raise ValueError(
+            f"unsupported adapter type {cfg.get('peft_type')!r}; allowed: lora-repro adapters, PEFT LORA"
+        )
     for key, ok in (("use_dora", False), ("use_rslora", False), ("fan_in_fan_out", False), ("bias", "none")):
         if cfg.get(key, ok) != ok:
-            raise ValueError(f"PEFT adapter uses {key}={cfg[key]!r}, which the paper's LoRA does not; allowed: {ok!r}")
+            raise ValueError(
+                f"PEFT adapter uses {key}={cfg[key]!r}, which the paper's LoRA does not; allowed: {ok!r}"
+            )
     for key in ("rank_pattern", "alpha_pattern"):
         if cfg.get(key):
             raise ValueError(f"PEFT adapter uses {key}; per-module ranks are not supported")
@@ -139,11 +143,18 @@ def _method_from_peft(cfg: dict[str, Any], model: nn.Module) -> dict[str, Any]:
     for t in wanted:
         hits = [name for name, p in spec.targets.items() if p == t or p.endswith("." + t)]
         if len(hits) != 1:
-            raise ValueError(f"PEFT target module {t!r} does not name one of {spec.family}'s projections {spec.targets}")
+            raise ValueError(
+                f"PEFT target module {t!r} does not name one of {spec.family}'s projections {spec.targets}"
+            )
         targets.append(hits[0])
     return {
         "name": "lora",
-        "options": {"r": int(cfg["r"]), "alpha": cfg["lora_alpha"], "dropout": cfg.get("lora_dropout", 0.0), "targets": targets},
+        "options": {
+            "r": int(cfg["r"]),
+            "alpha": cfg["lora_alpha"],
+            "dropout": cfg.get("lora_dropout", 0.0),
+            "targets": targets,
+        },
     }
 
 
@@ -157,7 +168,9 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
     cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME
     for f in (cfg_file, w_file):
         if not f.is_file():
-            raise FileNotFoundError(f"{f} not found: an adapter directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+            raise FileNotFoundError(
+                f"{f} not found: an adapter directory holds {CONFIG_NAME} and {WEIGHTS_NAME}"
+            )
     cfg = json.loads(cfg_file.read_text())
     ours = cfg.get("lora_repro")
     if ours:
@@ -195,6 +208,8 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
         for name, tensor in state.items():
             p = params[name]
             if p.shape != tensor.shape:
-                raise AdapterMismatchError(f"{name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}")
+                raise AdapterMismatchError(
+                    f"{name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}"
+                )
             p.copy_(tensor.to(p.dtype))
     return model
