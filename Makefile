@@ -32,12 +32,7 @@ setup: $(PYTHON)
 	@echo "setup done: activate with 'source $(VENV)/bin/activate' or use 'make test'"
 
 check-java:
-	@if command -v java >/dev/null 2>&1; then \
-	  echo "java found: $$(java -version 2>&1 | head -n 1) (METEOR 1.5 available)"; \
-	else \
-	  echo "WARNING: java not found. METEOR 1.5 (E2E, WebNLG, DART) needs a Java runtime;"; \
-	  echo "         install one, e.g. 'sudo apt-get install -y default-jre-headless'. Until then METEOR is reported as unavailable."; \
-	fi
+	@$(PYTHON) -m lora_repro.metrics.java || echo "         Until then METEOR (and E2E's ROUGE_L/CIDEr, which use the Java PTB tokenizer) are reported as unavailable."
 
 test: $(PYTHON)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

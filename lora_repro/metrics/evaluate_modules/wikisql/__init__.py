@@ -1,0 +1,1 @@
+"""Local evaluate module directory: evaluate.load(<this directory>) runs wikisql.py."""
