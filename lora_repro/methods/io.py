@@ -32,6 +32,7 @@ CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."
 FORMAT_VERSION = 1
+BASE_FINGERPRINT_ATTR = "lora_repro_base_fingerprint"
 
 
 class AdapterMismatchError(ValueError):
@@ -107,7 +108,8 @@ def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
             "format_version": FORMAT_VERSION,
             "methods": methods,
             "model_type": model.config.model_type,
-            "base_fingerprint": base_fingerprint(model),
+            # a method that trains the embedding (ft) records the base's fingerprint before training
+            "base_fingerprint": getattr(model, BASE_FINGERPRINT_ATTR, None) or base_fingerprint(model),
             "parameters": sorted(_from_file_key(k) for k in tensors),
         }
     }

@@ -40,6 +40,8 @@ class ArchSpec:
     heads: tuple[str, ...] = ()  # modules that do not exist in the pretrained model (task heads)
     decoder: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    positions_attr: str | None = "max_position_embeddings"  # config field bounding the sequence length
+    positions_reserved: int = 0  # position slots not usable by tokens (RoBERTa starts at padding_idx + 1)
 
     # -- lookups ---------------------------------------------------------------------------------
     def allowed_targets(self) -> tuple[str, ...]:
@@ -72,6 +74,13 @@ class ArchSpec:
             if mod is not None:
                 return mod
         return model.get_input_embeddings()
+
+    def max_positions(self, model_config) -> int | None:
+        """How many tokens one sequence may hold (None: no learned/fixed position limit, e.g. ALiBi)."""
+        if self.positions_attr is None:
+            return None
+        value = getattr(model_config, self.positions_attr, None)
+        return None if value is None else int(value) - self.positions_reserved
 
     def fused_slices(self, model_config, out_features: int) -> dict[str, torch.Tensor]:
         """Output indices of q, k and v inside the fused projection's output."""
@@ -133,6 +142,7 @@ register(
         ln_mlp="output.LayerNorm",
         embeddings=("roberta.embeddings.word_embeddings", "embeddings.word_embeddings"),
         heads=("classifier",),
+        positions_reserved=2,  # position ids start at padding_idx + 1 = 2
     )
 )
 
@@ -174,6 +184,7 @@ register(
         embeddings=("transformer.wte", "wte"),
         heads=("score",),
         decoder=True,
+        positions_attr="n_positions",
     )
 )
 
@@ -217,6 +228,7 @@ register(
         embeddings=("transformer.word_embeddings", "word_embeddings"),
         heads=("score",),
         decoder=True,
+        positions_attr=None,  # ALiBi: no position embeddings, no fixed limit
     )
 )
 
