@@ -1,0 +1,225 @@
+"""The Task interface (docs/CONTRACTS.md): where a dataset comes from, its schema, its formatting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from datasets import Dataset, Features
+
+from lora_repro.tasks.schemas import check_schema
+from lora_repro.tasks.sources import (
+    HubSpec,
+    cached_tiny,
+    default_cache_dir,
+    generator_version,
+    load_hub,
+    load_local,
+    quiet,
+)
+from lora_repro.tasks.synthetic.world import rng_for
+
+ROLES = ("train", "validation", "test")
+FAMILIES = ("encoder", "decoder")
+PROFILES = ("tiny", "paper")
+FORMAT_VERSION = "1"
+
+
+class Task:
+    """One task. Subclasses set the class attributes and implement ``format`` (and ``generate``)."""
+
+    kind: ClassVar[str] = "generation"
+    label_names: ClassVar[list[str] | None] = None
+    metric: ClassVar[str] = ""
+    select_metric: ClassVar[tuple[str, str]] = ("", "max")
+    hub: ClassVar[HubSpec]
+    features: ClassVar[Features]
+    splits: dict[str, str]  # role -> hub split
+    hub_splits: ClassVar[list[str]]  # every split of the hub dataset, generated in the tiny profile
+    multi_reference: ClassVar[bool] = False
+
+    def __init__(self, name: str, profile: str = "tiny", source: str | None = None, **options: Any):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; allowed: {list(PROFILES)}")
+        self.name, self.profile, self.source = name, profile, source
+        self.options = options
+        self.seed = int(options.get("seed", 0))
+        self.cache_dir = Path(options["cache_dir"]) if options.get("cache_dir") else default_cache_dir()
+        self.tiny_sizes = dict(options.get("tiny") or {})
+        self.splits = dict(getattr(type(self), "splits", {}))
+
+    # ----------------------------------------------------------------- interface
+    @property
+    def num_labels(self) -> int | None:
+        if self.kind == "classification":
+            return len(self.label_names or [])
+        return 1 if self.kind == "regression" else None
+
+    def resolve_split(self, split: str) -> str:
+        """A role (train/validation/test) or a hub split name -> the hub split name."""
+        if split in self.splits:
+            return self.splits[split]
+        if split in self.hub_splits:
+            return split
+        raise ValueError(
+            f"task {self.name}: unknown split {split!r}; allowed: {sorted({*ROLES, *self.hub_splits})}"
+        )
+
+    def load(self, role: str) -> Dataset:
+        """A split (role or hub split name) as a ``datasets.Dataset`` in the hub schema, schema-checked."""
+        split = self.resolve_split(role)
+        with quiet():
+            return self.post_load(self.load_split(split), split)
+
+    def load_split(self, split: str) -> Dataset:
+        """The raw hub split from the hub, ``source`` or the generator, schema-checked."""
+        if self.source:
+            ds = load_local(self.source, split, self.cache_dir, self.features)
+            where = f"task {self.name} source {self.source!r} split {split!r}"
+        elif self.profile == "paper":
+            ds = load_hub(self.hub, split, self.cache_dir)
+            where = f"task {self.name} hub {self.hub.repo!r} split {split!r}"
+        else:
+            ds = self._tiny(split)
+            where = f"task {self.name} tiny split {split!r}"
+        ds = self.normalise(ds)
+        check_schema(ds.features, self.features, where)
+        return ds
+
+    def normalise(self, ds: Dataset) -> Dataset:
+        """Undo known type drift of faithful copies before the schema check (e.g. CSV ids read as ints)."""
+        return ds
+
+    def _tiny(self, split: str) -> Dataset:
+        n = self.tiny_size(split)
+        family = self.data_name
+        key = f"{family}-{split}-n{n}-s{self.seed}-{generator_version()}"
+        return cached_tiny(
+            key,
+            lambda: Dataset.from_list(self.generate(split, n, self.seed), features=self.features),
+            self.cache_dir,
+        )
+
+    def tiny_size(self, split: str) -> int:
+        """Rows of ``split`` in the tiny profile, from the task config's ``tiny:`` block."""
+        if split == "train":
+            key = "n_train"
+        elif split.startswith("test"):
+            key = "n_test"
+        else:
+            key = "n_validation"
+        if key not in self.tiny_sizes:
+            raise ValueError(f"task {self.name}: configs/task/{self.name}.yaml has no tiny.{key}")
+        return int(self.tiny_sizes[key])
+
+    @property
+    def data_name(self) -> str:
+        """The dataset this task reads (mnli_1k reads mnli)."""
+        return self.name
+
+    def generate(self, split: str, n: int, seed: int) -> list[dict]:
+        """``n`` tiny rows of hub split ``split`` in the hub schema (deterministic in the seed)."""
+        raise NotImplementedError
+
+    def rng(self, split: str, seed: int):
+        return rng_for(self.data_name, split, seed)
+
+    def post_load(self, ds: Dataset, split: str) -> Dataset:
+        """Task-specific row selection after loading (e.g. WebNLG's test file, MNLI-n subsets)."""
+        return ds
+
+    def format(self, row: dict, family: str = "encoder") -> dict:
+        raise NotImplementedError
+
+    def examples(self, ds: Dataset, family: str = "decoder") -> list[dict]:
+        """Formatted training examples: one per (input, reference) pair (WebNLG/DART rows hold several)."""
+        out = []
+        for row in ds:
+            ex = self.format(row, family)
+            refs = ex.get("references")
+            if self.multi_reference and refs:
+                out += [{**ex, "target": " " + r} for r in refs]
+            else:
+                out.append(ex)
+        return out
+
+    def eval_groups(self, ds: Dataset, family: str = "decoder") -> list[dict]:
+        """One entry per distinct input with all its references (generation tasks)."""
+        raise ValueError(f"task {self.name} is a {self.kind} task: it has no reference groups")
+
+    # ----------------------------------------------------------------- tokenisation
+    def tokenize(self, ds: Dataset, tokenizer, family: str, max_length: int) -> Dataset:
+        """Tokenised training examples, cached by datasets fingerprint (see docs/tasks.md).
+
+        encoder: ``input_ids``, ``attention_mask``, ``labels`` (class id or float);
+        decoder: ``input_ids`` = x + [bos] + y + [eos], ``labels`` = -100 on x and [bos] (loss on y + eos),
+        truncated from the left of x so that y survives.
+        """
+        if family not in FAMILIES:
+            raise ValueError(f"unknown model family {family!r}; allowed: {list(FAMILIES)}")
+        tok_hash = tokenizer_hash(tokenizer)
+        fp = hashlib.sha256(
+            f"{ds._fingerprint}:{self.name}:{family}:{max_length}:{tok_hash}:{FORMAT_VERSION}".encode()
+        ).hexdigest()[:16]
+        task = self
+
+        def encode(batch: dict) -> dict:
+            rows = [dict(zip(batch, vals, strict=True)) for vals in zip(*batch.values(), strict=True)]
+            out: dict[str, list] = {"input_ids": [], "attention_mask": [], "labels": []}
+            for row in rows:
+                for ex in task.examples([row], family):
+                    ids, labels = encode_example(ex, tokenizer, family, max_length)
+                    out["input_ids"].append(ids)
+                    out["attention_mask"].append([1] * len(ids))
+                    out["labels"].append(labels)
+            return out
+
+        out_dir = self.cache_dir / "tokenized"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = {
+            "new_fingerprint": fp,
+            "cache_file_name": str(out_dir / f"{self.name}-{fp}.arrow"),
+        }
+        return ds.map(
+            encode, batched=True, remove_columns=ds.column_names, desc=f"tokenize {self.name}", **kwargs
+        )
+
+
+def tokenizer_hash(tokenizer) -> str:
+    """Hash of what a tokenizer produces (vocab, merges, normaliser...), ignoring its truncation/padding state."""
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec.pop("truncation", None)
+    spec.pop("padding", None)
+    special = [tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id]
+    return hashlib.sha256(json.dumps([spec, special], sort_keys=True).encode()).hexdigest()[:12]
+
+
+def encode_example(ex: dict, tokenizer, family: str, max_length: int) -> tuple[list[int], Any]:
+    """Token ids and labels of one formatted example (the rule ``Task.tokenize`` applies)."""
+    if family == "encoder":
+        enc = tokenizer(ex["text"], ex.get("text_pair"), truncation=True, max_length=max_length)
+        return list(enc["input_ids"]), ex["label"]
+    x = tokenizer(ex["text"], add_special_tokens=False)["input_ids"]
+    y = tokenizer(ex["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    y = y[: max_length - 1]
+    x = x[-(max_length - 1 - len(y)) :] if max_length - 1 - len(y) > 0 else []
+    ids = x + [separator_id(tokenizer)] + y
+    return ids, [-100] * (len(x) + 1) + y
+
+
+def separator_id(tokenizer) -> int:
+    """The token between x and y: bos (GPT-2: 50256, as the reference code), else eos."""
+    sep = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if sep is None:
+        raise ValueError("the tokenizer has neither a bos nor an eos token to separate context and target")
+    return sep
+
+
+def prompt_ids(text: str, tokenizer, max_length: int | None = None) -> list[int]:
+    """Decoder generation prompt: x + [bos] (the reference code's context + 50256), left-truncated."""
+    x = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if max_length is not None:
+        x = x[-(max_length - 1) :]
+    return x + [separator_id(tokenizer)]

@@ -1,0 +1,74 @@
+"""DART v1.1.1 (``Yale-LILY/dart``, parquet branch): rows are triple sets with their annotations.
+
+Context x = ``subj : pred : obj | ...`` with the predicate lower-cased (microsoft/LoRA
+format_converting_dart.py), y = " " + one annotation text; training uses every annotation, evaluation
+groups all annotations of a triple set.
+"""
+
+from __future__ import annotations
+
+from lora_repro.tasks.base import Task
+from lora_repro.tasks.schemas import DART_FEATURES
+from lora_repro.tasks.sources import HubSpec
+from lora_repro.tasks.synthetic.triples import dart_entry
+
+
+def linearise_tripleset(tripleset: list[list[str]]) -> str:
+    """``[[s, p, o], ...]`` -> ``"s : p.lower() : o | ..."``."""
+    out = []
+    for t in tripleset:
+        if len(t) != 3:
+            raise ValueError(f"not a DART triple [subject, predicate, object]: {t!r}")
+        out.append(f"{t[0]} : {t[1].lower()} : {t[2]}")
+    return " | ".join(out)
+
+
+class DartTask(Task):
+    kind = "generation"
+    metric = "dart"
+    select_metric = ("BLEU", "max")
+    hub = HubSpec("Yale-LILY/dart", None, "refs/convert/parquet", "default")
+    features = DART_FEATURES
+    hub_splits = ["train", "validation", "test"]
+    splits = {"train": "train", "validation": "validation", "test": "test"}
+    multi_reference = True
+
+    def generate(self, split: str, n: int, seed: int) -> list[dict]:
+        rng = self.rng(split, seed)
+        rows = []
+        for _ in range(n):
+            triples, source, texts = dart_entry(rng)
+            extended = None if source == "e2e" else rng.random() < 0.3
+            rows.append(
+                {
+                    "tripleset": triples,
+                    "subtree_was_extended": extended,
+                    "annotations": {"source": [source] * len(texts), "text": texts},
+                }
+            )
+        return rows
+
+    def format(self, row: dict, family: str = "decoder") -> dict:
+        refs = [t.strip() for t in row["annotations"]["text"]]
+        return {
+            "text": linearise_tripleset(row["tripleset"]),
+            "text_pair": None,
+            "target": " " + refs[0] if refs else None,
+            "label": None,
+            "references": refs,
+        }
+
+    def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
+        """One group per triple set with all its annotation texts; meta {source}."""
+        out = []
+        for row in ds:
+            ex = self.format(row, family)
+            sources = row["annotations"]["source"]
+            out.append(
+                {
+                    "text": ex["text"],
+                    "references": ex["references"],
+                    "meta": {"source": sources[0] if sources else ""},
+                }
+            )
+        return out

@@ -1,0 +1,89 @@
+"""E2E NLG (``tuetschek/e2e_nlg``): one row per (meaning representation, human reference) pair.
+
+Context x = the MR linearised as in the reference code's data files (``name : The Eagle | Type : pub |
+...``), y = " " + reference. Test references are grouped per MR (consecutive rows, order kept).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lora_repro.tasks.base import Task
+from lora_repro.tasks.schemas import E2E_FEATURES
+from lora_repro.tasks.sources import HubSpec
+from lora_repro.tasks.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
+from lora_repro.tasks.synthetic.world import WORLD
+
+# MR attribute -> the key the reference code's linearised data uses.
+MR_KEYS = {"eatType": "Type", "priceRange": "price", "familyFriendly": "family friendly"}
+_MR_ITEM = re.compile(r"\s*([^\[\],]+?)\s*\[([^\]]*)\]")
+
+
+def parse_mr(mr: str) -> list[tuple[str, str]]:
+    """``"name[The Eagle], eatType[pub]"`` -> ``[("name", "The Eagle"), ("eatType", "pub")]``."""
+    items = _MR_ITEM.findall(mr)
+    if not items:
+        raise ValueError(f"not an E2E meaning representation: {mr!r}")
+    return items
+
+
+def linearise_mr(mr: str) -> str:
+    """The reference code's context: ``name : The Eagle | Type : pub | price : cheap``."""
+    return " | ".join(f"{MR_KEYS.get(k, k)} : {v}" for k, v in parse_mr(mr))
+
+
+def group_rows(rows, key: str, text_of, refs_of) -> list[dict]:
+    """Group consecutive-or-not rows by ``row[key]`` keeping first-seen order (references in row order)."""
+    groups: dict[str, dict] = {}
+    for row in rows:
+        k = row[key]
+        if k not in groups:
+            groups[k] = {"text": text_of(row), "references": [], "meta": {}}
+        groups[k]["references"] += refs_of(row)
+    return list(groups.values())
+
+
+class E2ETask(Task):
+    kind = "generation"
+    metric = "e2e"
+    select_metric = ("BLEU", "max")
+    hub = HubSpec("tuetschek/e2e_nlg", None, "refs/convert/parquet", "default")
+    features = E2E_FEATURES
+    hub_splits = ["train", "validation", "test"]
+    splits = {"train": "train", "validation": "validation", "test": "test"}
+
+    def generate(self, split: str, n: int, seed: int) -> list[dict]:
+        """MRs of 3-8 slots, each with several template references (test: 3-7 per MR, consecutive)."""
+        rng = self.rng(split, seed)
+        rows: list[dict] = []
+        while len(rows) < n:
+            r = rng.choice(WORLD.restaurants)
+            slots = restaurant_slots(r)
+            k = rng.randint(2, 7)
+            keep = ["name"] + sorted(rng.sample(E2E_SLOTS[1:], k), key=E2E_SLOTS.index)
+            mr_slots = {s: slots[s] for s in keep}
+            mr = ", ".join(f"{s}[{v}]" for s, v in mr_slots.items())
+            n_refs = rng.randint(3, 7) if split == "test" else rng.randint(1, 4)
+            for _ in range(min(n_refs, n - len(rows))):
+                rows.append({"meaning_representation": mr, "human_reference": realise_mr(mr_slots, rng)})
+        return rows
+
+    def format(self, row: dict, family: str = "decoder") -> dict:
+        return {
+            "text": linearise_mr(row["meaning_representation"]),
+            "text_pair": None,
+            "target": " " + row["human_reference"].strip(),
+            "label": None,
+        }
+
+    def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
+        """One entry per MR (first-seen order) with all its references."""
+        groups = group_rows(
+            ds,
+            "meaning_representation",
+            lambda r: linearise_mr(r["meaning_representation"]),
+            lambda r: [r["human_reference"].strip()],
+        )
+        for g, mr in zip(groups, dict.fromkeys(r["meaning_representation"] for r in ds), strict=True):
+            g["meta"] = {"meaning_representation": mr}
+        return groups
