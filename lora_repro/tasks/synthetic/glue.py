@@ -186,26 +186,41 @@ def _negated(p: Person, attr: str, v: str) -> str:
     }[attr]
 
 
+class _FirstTemplate:
+    """Stands in for the rng of ``person_fact``: always the first (plainest) template."""
+
+    @staticmethod
+    def choice(options: list[str]) -> str:
+        return options[0]
+
+
 def _nli(rng: random.Random, mismatched: bool) -> tuple[str, str, int]:
-    """(premise, hypothesis, label) with labels 0 entailment, 1 neutral, 2 contradiction."""
+    """(premise, hypothesis, label) with labels 0 entailment, 1 neutral, 2 contradiction.
+
+    70% of pairs state facts with one plain template per attribute, the rest paraphrase freely: the
+    relation stays to be learned (does the hypothesis value match the premise's?), but a tiny model
+    does not first have to learn every paraphrase.
+    """
     p = rng.choice(WORLD.people)
     attrs = rng.sample(ATTRS, 2)
-    premise = _premise(rng, p, attrs, mismatched)
+    plain = rng.random() < 0.7
+    style = _FirstTemplate() if plain else rng
+    premise = _premise(style, p, attrs, mismatched)
     label = rng.randint(0, 2)
     a = rng.choice(attrs)
     neg = rng.random() < 0.3
     if label == 0:
-        hyp = _negated(p, a, _other(a, _value(p, a), rng)) if neg else person_fact(p, a, rng)
+        hyp = _negated(p, a, _other(a, _value(p, a), rng)) if neg else person_fact(p, a, style)
     elif label == 2:
-        hyp = _negated(p, a, _value(p, a)) if neg else person_fact(p, a, rng, _other(a, _value(p, a), rng))
+        hyp = _negated(p, a, _value(p, a)) if neg else person_fact(p, a, style, _other(a, _value(p, a), rng))
     else:
         b = rng.choice([x for x in ATTRS if x not in attrs])
         v = rng.choice(VALUES[b])
         if rng.random() < 0.3:
             q = rng.choice([x for x in WORLD.people if x != p])
-            hyp = person_fact(q, a, rng, _value(p, a))
+            hyp = person_fact(q, a, style, _value(p, a))
         else:
-            hyp = _negated(p, b, v) if neg else person_fact(p, b, rng, v)
+            hyp = _negated(p, b, v) if neg else person_fact(p, b, style, v)
     return premise, hyp, label
 
 
