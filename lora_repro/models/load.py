@@ -1,0 +1,105 @@
+"""Load a cell's pretrained model and tokenizer: hub id (paper), tiny cache (tiny), or a local directory.
+
+* ``model.path=<dir>``: any directory written by ``save_pretrained`` (model + tokenizer), in any profile;
+* profile ``paper``: ``from_pretrained(model.hub_id, revision=model.revision)``;
+* profile ``tiny``: the suite's pretrained tiny model, pretraining it on first use
+  (:func:`lora_repro.models.pretrain.ensure_pretrained`).
+
+Encoders get ``AutoModelForSequenceClassification`` with the task's ``num_labels`` (STS-B:
+``num_labels=1``, ``problem_type="regression"``), decoders ``AutoModelForCausalLM``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+
+@dataclass
+class Loaded:
+    """A pretrained model, its tokenizer and where they came from."""
+
+    model: nn.Module
+    tokenizer: Any
+    source: str
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    try:
+        value = cfg.get(key, default)
+    except AttributeError:
+        value = getattr(cfg, key, default)
+    return default if value is None else value
+
+
+def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None, pretrain: bool = True) -> str:
+    """Where the weights come from: a local dir, the tiny cache dir, or a hub id."""
+    path = _get(model_cfg, "path")
+    if path:
+        if not Path(path).is_dir():
+            raise FileNotFoundError(
+                f"model.path={path!r} is not a directory (expected a save_pretrained directory)"
+            )
+        return str(path)
+    if profile == "tiny":
+        from lora_repro.models.pretrain import ensure_pretrained, tiny_model_dir
+
+        plain = _plain(model_cfg)
+        return str(ensure_pretrained(plain, cache_dir) if pretrain else tiny_model_dir(plain, cache_dir))
+    if profile == "paper":
+        if _get(model_cfg, "count_only") or not _get(model_cfg, "hub_id"):
+            raise ValueError(
+                f"model {_get(model_cfg, 'name')!r} has no public weights (count_only); "
+                "use it in the tiny profile, give model.path=<dir>, or pick an open model"
+            )
+        return str(model_cfg["hub_id"])
+    raise ValueError(f"unknown profile {profile!r}; allowed: tiny, paper")
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except ImportError:  # pragma: no cover
+        pass
+    return dict(cfg)
+
+
+def load_model(
+    model_cfg: Any,
+    profile: str = "tiny",
+    cache_dir: str | None = None,
+    num_labels: int | None = None,
+    regression: bool = False,
+    cls_dropout: float | None = None,
+) -> Loaded:
+    """The pretrained model (with a fresh classification head for encoders) and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    source = model_source(model_cfg, profile, cache_dir)
+    is_hub = source == _get(model_cfg, "hub_id") and not _get(model_cfg, "path")
+    kw: dict[str, Any] = {"revision": _get(model_cfg, "revision", "main")} if is_hub else {}
+    kind = _get(model_cfg, "kind", "encoder")
+    if kind == "encoder":
+        extra: dict[str, Any] = {"num_labels": int(num_labels or 2)}
+        if regression:
+            extra.update(num_labels=1, problem_type="regression")
+        if cls_dropout is not None:
+            extra["classifier_dropout"] = float(cls_dropout)
+            extra["cls_dropout"] = float(cls_dropout)  # DeBERTa-v2's name for it
+        model = AutoModelForSequenceClassification.from_pretrained(source, **kw, **extra)
+    elif kind == "decoder":
+        model = AutoModelForCausalLM.from_pretrained(source, **kw)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}; allowed: encoder, decoder")
+    tok = AutoTokenizer.from_pretrained(source, **kw)
+    if tok.pad_token_id is None:  # GPT-2 has no pad token: pad with EOS (never attended, never a label)
+        tok.pad_token = tok.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return Loaded(model, tok, source)

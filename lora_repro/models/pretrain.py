@@ -1,0 +1,236 @@
+"""Pretrain the tiny profile's models on the tiny world's corpus, once per machine.
+
+Encoders (RoBERTa, DeBERTa-v2) learn masked-LM (15% of tokens; 80% ``<mask>``, 10% random, 10%
+kept) on one or two documents per sequence (``<s> A </s></s> B </s>``, the shape GLUE pairs have);
+decoders (GPT-2 and the GPT-3-class stand-in) learn causal LM on documents packed into fixed-length
+chunks separated by ``</s>``. Everything is seeded: the same recipe gives the same weights.
+
+The result is a ``save_pretrained`` directory (model + tokenizer) under
+``<cache_dir>/models/<name>-<recipe hash>/``. Several processes may start at once: a file lock lets
+one of them train, the others wait and reuse its copy; the directory appears by atomic rename, so a
+killed run never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PRETRAIN_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class PretrainRecipe:
+    """How a tiny model is pretrained (every field enters the cache key)."""
+
+    steps: int = 600
+    batch_size: int = 32
+    seq_len: int = 64
+    lr: float = 2e-3
+    warmup: int = 50
+    weight_decay: float = 0.01
+    corpus_size: int = 20000
+    seed: int = 0
+    mlm_probability: float = 0.15
+
+
+def default_cache_dir() -> Path:
+    """``$LORA_REPRO_CACHE`` or ``~/.cache/lora-repro``."""
+    return Path(os.environ.get("LORA_REPRO_CACHE") or os.path.expanduser("~/.cache/lora-repro"))
+
+
+def _model_cfg(name: str | dict[str, Any]) -> dict[str, Any]:
+    from lora_repro.models.build import model_config
+
+    return model_config(name) if isinstance(name, str) else dict(name)
+
+
+def recipe_for(cfg: dict[str, Any], **overrides: Any) -> PretrainRecipe:
+    """The recipe of a model: defaults, then the model's ``tiny.pretrain`` block, then ``overrides``."""
+    fields = dict((cfg.get("tiny") or {}).get("pretrain") or {})
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(fields) - set(PretrainRecipe.__dataclass_fields__))
+    if unknown:
+        raise ValueError(
+            f"unknown pretrain option(s) {unknown}; allowed: {list(PretrainRecipe.__dataclass_fields__)}"
+        )
+    return PretrainRecipe(**fields)
+
+
+def tiny_hf_overrides(cfg: dict[str, Any], tokenizer) -> dict[str, Any]:
+    """The tiny ``hf_config`` overrides plus the tiny tokenizer's vocabulary and special ids."""
+    over = dict((cfg.get("tiny") or {}).get("hf_config") or {})
+    over.update(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    return over
+
+
+def tiny_model_dir(
+    name: str | dict[str, Any], cache_dir: str | os.PathLike | None = None, **overrides: Any
+) -> Path:
+    """Where the pretrained tiny model ``name`` lives (whether or not it exists yet)."""
+    from lora_repro.tasks.tokenizer import tokenizer_key
+
+    cfg = _model_cfg(name)
+    recipe = recipe_for(cfg, **overrides)
+    key = json.dumps(
+        {
+            "v": PRETRAIN_VERSION,
+            "hf": cfg["hf_config"],
+            "tiny": (cfg.get("tiny") or {}).get("hf_config"),
+            "recipe": asdict(recipe),
+            "tok": tokenizer_key(),
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return Path(cache_dir or default_cache_dir()) / "models" / f"{cfg['name']}-{digest}"
+
+
+def _encoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.Random):
+    """Yield masked-LM batches forever: one or two documents per sequence."""
+    ids = tok(docs, add_special_tokens=False)["input_ids"]
+    bos, eos, pad, mask = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.mask_token_id
+    special = set(tok.all_special_ids)
+    vocab = len(tok)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    while True:
+        seqs = []
+        for _ in range(recipe.batch_size):
+            a = ids[rng.randrange(len(ids))]
+            if rng.random() < 0.5:
+                b = ids[rng.randrange(len(ids))]
+                seq = [bos, *a, eos, eos, *b, eos]
+            else:
+                seq = [bos, *a, eos]
+            seqs.append(seq[: recipe.seq_len])
+        width = max(len(s) for s in seqs)
+        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            input_ids[i, : len(s)] = torch.tensor(s)
+        attn = (input_ids != pad).long()
+        labels = input_ids.clone()
+        maskable = attn.bool() & ~torch.isin(input_ids, torch.tensor(sorted(special)))
+        chosen = (torch.rand(input_ids.shape, generator=gen) < recipe.mlm_probability) & maskable
+        labels[~chosen] = -100
+        roll = torch.rand(input_ids.shape, generator=gen)
+        input_ids = input_ids.masked_fill(chosen & (roll < 0.8), mask)
+        rand_tok = torch.randint(len(special), vocab, input_ids.shape, generator=gen)
+        swap = chosen & (roll >= 0.8) & (roll < 0.9)
+        input_ids = torch.where(swap, rand_tok, input_ids)
+        yield {"input_ids": input_ids, "attention_mask": attn, "labels": labels}
+
+
+def _decoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.Random):
+    """Yield causal-LM batches forever: documents joined by ``</s>`` and cut into ``seq_len`` chunks."""
+    eos = tok.eos_token_id
+    stream: list[int] = []
+    for d in tok(docs, add_special_tokens=False)["input_ids"]:
+        # no <s>: tried, and E2E outputs then started like a new document ("It is located ...")
+        stream += [*d, eos]
+    chunks = [stream[i : i + recipe.seq_len] for i in range(0, len(stream) - recipe.seq_len, recipe.seq_len)]
+    data = torch.tensor(chunks, dtype=torch.long)
+    while True:
+        idx = [rng.randrange(len(data)) for _ in range(recipe.batch_size)]
+        x = data[idx]
+        yield {"input_ids": x, "labels": x.clone()}
+
+
+def pretrain_model(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool = True):
+    """Build the tiny architecture and pretrain it (masked LM or causal LM); returns the model."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same float results on every machine, and fast at toy width
+    try:
+        return _pretrain(cfg, tok, recipe, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pretrain(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool):
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
+
+    from lora_repro.models.build import hf_config
+    from lora_repro.tasks.synthetic import pretraining_corpus
+
+    torch.manual_seed(recipe.seed)
+    rng = random.Random(recipe.seed)
+    config = hf_config(cfg, overrides=tiny_hf_overrides(cfg, tok))
+    decoder = cfg.get("kind") == "decoder"
+    model = (AutoModelForCausalLM if decoder else AutoModelForMaskedLM).from_config(config)
+    docs = pretraining_corpus(recipe.corpus_size, recipe.seed)
+    batches = (_decoder_batches if decoder else _encoder_batches)(docs, tok, recipe, rng)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / max(1, recipe.warmup))
+            * max(0.0, (recipe.steps - s) / max(1, recipe.steps - recipe.warmup))
+        ),
+    )
+    model.train()
+    bar = tqdm(range(recipe.steps), desc=f"pretrain {cfg['name']}", disable=not progress, mininterval=1.0)
+    loss_ema = None
+    for _ in bar:
+        batch = next(batches)
+        loss = model(**batch).loss
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"pretraining {cfg['name']}: loss became {loss.item()}; lower the pretrain lr")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
+        bar.set_postfix(loss=f"{loss_ema:.3f}")
+    model.config.lora_repro_pretrain = {"recipe": asdict(recipe), "final_loss": loss_ema}
+    return model
+
+
+def ensure_pretrained(
+    name: str | dict[str, Any],
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    force: bool = False,
+    **overrides: Any,
+) -> Path:
+    """The cached pretrained tiny model ``name``; pretrains it first if missing. Returns its directory."""
+    from filelock import FileLock
+
+    from lora_repro.tasks.tokenizer import tiny_tokenizer
+
+    cfg = _model_cfg(name)
+    cache = Path(cache_dir or default_cache_dir())
+    final = tiny_model_dir(cfg, cache, **overrides)
+    if (final / "config.json").is_file() and not force:
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final) + ".lock"):
+        if (final / "config.json").is_file() and not force:
+            return final  # another process finished it while we waited
+        tok = tiny_tokenizer(cache)
+        model = pretrain_model(cfg, tok, recipe_for(cfg, **overrides), progress=progress)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+        try:
+            model.save_pretrained(str(tmp))
+            tok.save_pretrained(str(tmp))
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final

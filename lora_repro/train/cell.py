@@ -1,0 +1,207 @@
+"""A grid cell: compose its config, name its run directory by a hash, run it once.
+
+``cell_config(overrides)`` composes ``configs/config.yaml`` with Hydra and then applies, in order,
+the per-cell hyperparameter file's chosen ``hparams.variant`` blocks, the profile's ``scale`` block
+and finally the command-line overrides again (so an explicit ``train.lr=...`` always wins).
+``cell_hash(cfg)`` hashes the resolved config without the keys that do not change results.
+``run_cell(cfg)`` skips a cell whose ``DONE`` exists, else trains it in this process or, with
+``accelerate.num_processes > 1`` or an ``accelerate.config_file``, under ``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lora_repro.config import compose, config_dir, group_options
+from lora_repro.train.worker import CONFIG, DONE, write_atomic
+
+GROUPS = ("model", "task", "method", "profile", "logger", "hparams")
+# keys that select where or how a cell runs, not what it computes
+HASH_EXCLUDE = (
+    "run_dir",
+    "runs_root",
+    "logger",
+    "accelerate",
+    "checkpoint",
+    "profile.cache_dir",
+    "train.num_threads",
+)
+INIT_CHOICES = ("pretrained", "mnli")
+
+
+def _override_key(override: str) -> str | None:
+    """The config key a ``key=value`` override sets (None for group choices and deletions)."""
+    key, sep, _ = override.partition("=")
+    key = key.lstrip("+")
+    if not sep or key.startswith("~") or key in GROUPS or key.startswith("hydra"):
+        return None
+    return key.split("@")[0]
+
+
+def _variants(cfg: DictConfig) -> list[str]:
+    v = cfg.hparams.get("variant", "paper")
+    names = [v] if isinstance(v, str) else list(v)
+    return [str(n) for n in names]
+
+
+def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The resolved config of a cell (composed, variants and profile scale applied, validated)."""
+    from hydra.errors import HydraException
+
+    overrides = list(overrides)
+    try:
+        composed = compose(overrides, config_name="config")
+    except HydraException as err:  # unknown group option or key: one clear line, not a traceback
+        first = str(err).strip().splitlines()[0]
+        hint = ""
+        for group in GROUPS[:-1]:
+            if f"'{group}/" in first:
+                hint = f"; allowed {group}: {group_options(group)}"
+        raise ValueError(f"{first}{hint} (overrides: {' '.join(overrides)})") from err
+    cfg = OmegaConf.create(OmegaConf.to_container(composed, resolve=False))
+    for name in _variants(cfg):
+        if name == "paper":
+            continue
+        block = (cfg.hparams.get("variants") or {}).get(name)
+        if block is None:
+            if name == "reference":
+                continue  # paper and reference code agree on this cell
+            raise ValueError(
+                f"hparams.variant={name!r} is not defined for {cfg.model.name}/{cfg.task.name}/{cfg.method.name}; "
+                f"allowed: ['paper', 'reference', *{sorted(cfg.hparams.get('variants') or {})}]"
+            )
+        cfg = OmegaConf.merge(cfg, block)
+    scale = cfg.profile.get("scale") or {}
+    cfg = OmegaConf.merge(cfg, scale)
+    for ov in overrides:
+        key = _override_key(ov)
+        if key is not None:
+            OmegaConf.update(cfg, key, OmegaConf.select(composed, key), merge=False, force_add=True)
+    OmegaConf.resolve(cfg)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: DictConfig) -> None:
+    if cfg.init_from not in INIT_CHOICES:
+        raise ValueError(f"init_from={cfg.init_from!r}; allowed: {list(INIT_CHOICES)}")
+    if int(cfg.train.epochs) < 1 or int(cfg.train.batch_size) < 1:
+        raise ValueError(
+            f"train.epochs and train.batch_size must be >= 1, got {cfg.train.epochs}, {cfg.train.batch_size}"
+        )
+    if cfg.profile.name not in ("tiny", "paper"):
+        raise ValueError(f"profile={cfg.profile.name!r}; allowed: tiny, paper")
+
+
+def _hashable(cfg: DictConfig) -> dict[str, Any]:
+    data = OmegaConf.to_container(cfg, resolve=True)
+    for key in HASH_EXCLUDE:
+        parent, _, leaf = key.rpartition(".")
+        node = data
+        for part in parent.split(".") if parent else []:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return data
+
+
+def cell_hash(cfg: DictConfig) -> str:
+    """12 hex digits identifying what the cell computes (where and how it runs left out)."""
+    blob = json.dumps(_hashable(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def cell_run_dir(cfg: DictConfig) -> Path:
+    """``run_dir`` if given, else ``<runs_root>/<cell hash>``."""
+    return Path(cfg.run_dir) if cfg.get("run_dir") else Path(cfg.runs_root) / cell_hash(cfg)
+
+
+def upstream_overrides(cfg: DictConfig) -> list[str]:
+    """Overrides of the MNLI cell a MRPC/RTE/STS-B cell starts from (same model, method, seed, profile)."""
+    variants = _variants(cfg)
+    return [
+        f"model={cfg.model.name}",
+        "task=mnli",
+        f"method={cfg.method.name}",
+        f"profile={cfg.profile.name}",
+        f"seed={cfg.seed}",
+        f"hparams.variant={variants[0] if len(variants) == 1 else variants}",
+        f"runs_root={cfg.runs_root}",
+        *list(cfg.get("init_overrides") or []),
+    ]
+
+
+def init_adapter_dir(cfg: DictConfig) -> Path | None:
+    """The adapter directory a cell starts from (``init_from=mnli``), or None (pretrained model)."""
+    if cfg.init_from == "pretrained" and not cfg.get("init_path"):
+        return None
+    if cfg.get("init_path"):
+        p = Path(cfg.init_path)
+        p = p / "adapter" if (p / "adapter").is_dir() else p
+    else:
+        up = cell_config(upstream_overrides(cfg))
+        run_dir = cell_run_dir(up)
+        if not (run_dir / DONE).is_file():
+            cmd = "lora-repro train " + " ".join(upstream_overrides(cfg))
+            raise FileNotFoundError(
+                f"init_from=mnli: the MNLI cell {run_dir} has not finished; run it first: {cmd}"
+            )
+        p = run_dir / "adapter"
+    if not (p / "adapter_model.safetensors").is_file():
+        raise FileNotFoundError(f"no adapter_model.safetensors in {p} (init_from={cfg.init_from})")
+    return p
+
+
+def run_cell(cfg: DictConfig) -> Path:
+    """Run one cell unless its ``DONE`` marker exists; returns its run directory."""
+    run_dir = cell_run_dir(cfg)
+    if (run_dir / DONE).is_file():
+        print(f"lora-repro train: {run_dir} is DONE, skipping", file=sys.stderr)
+        return run_dir
+    init_dir = init_adapter_dir(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_file = run_dir / CONFIG
+    write_atomic(config_file, OmegaConf.to_yaml(cfg))
+    nproc = int(cfg.accelerate.num_processes)
+    if nproc > 1 or cfg.accelerate.config_file:
+        launch(cfg, config_file)
+    else:
+        from lora_repro.train.worker import run
+
+        run(cfg, run_dir, init_dir)
+    return run_dir
+
+
+def launch(cfg: DictConfig, config_file: Path) -> None:
+    """``accelerate launch`` the worker on the resolved config; raise if it fails."""
+    a = cfg.accelerate
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if a.config_file:
+        path = Path(a.config_file)
+        if not path.is_file() and (config_dir().parent / path).is_file():
+            path = config_dir().parent / path
+        cmd += ["--config_file", str(path)]
+    nproc = int(a.num_processes)
+    cmd += ["--num_processes", str(nproc)]
+    if nproc > 1 and not a.config_file:
+        # torchrun-style launcher; on CPU the worker's Accelerator(cpu=True) makes it gloo DDP
+        # (accelerate's --cpu flag alone starts a single process unless mpirun is configured)
+        cmd += ["--multi_gpu"]
+    elif a.cpu and nproc == 1:
+        cmd += ["--cpu"]
+    if a.get("main_process_port"):
+        cmd += ["--main_process_port", str(a.main_process_port)]
+    cmd += ["-m", "lora_repro.train.worker", str(config_file)]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // max(1, int(a.num_processes)))))
+    proc = subprocess.run(cmd, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"accelerate launch failed with exit code {proc.returncode}: {' '.join(cmd)}")

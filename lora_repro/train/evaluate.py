@@ -1,0 +1,183 @@
+"""Evaluation of one epoch: loss and task metrics on validation, generation and metrics on test.
+
+Work is sharded over processes (rank r takes items r, r + world, ...) and gathered back in order,
+so every rank ends with the same numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from lora_repro.train.data import IGNORE, Example, collate
+
+# task eval-group meta key -> keyword of lora_repro.metrics.score
+META_ARGS = {"category": "categories", "seen": "seen", "table": "tables"}
+
+
+def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Summed next-token cross entropy over the positions whose label is not ignored."""
+    shift_logits, shift_labels = logits[:, :-1], labels[:, 1:]
+    keep = shift_labels != IGNORE
+    return F.cross_entropy(
+        shift_logits[keep].float(), shift_labels[keep], reduction="sum", label_smoothing=label_smoothing
+    )
+
+
+def loss_sum(logits: torch.Tensor, labels: torch.Tensor, family: str, regression: bool, smoothing: float):
+    """Summed loss of a batch: token CE (decoders), CE or MSE (encoders)."""
+    if family == "decoder":
+        return token_loss_sum(logits, labels, smoothing)
+    if regression:
+        return F.mse_loss(logits.view(-1).float(), labels.float(), reduction="sum")
+    return F.cross_entropy(logits.float(), labels, reduction="sum", label_smoothing=smoothing)
+
+
+def forward(model, batch: dict[str, torch.Tensor], family: str, prefix: bool) -> torch.Tensor:
+    """Logits of a collated batch (decoders with prefix tuning get ``context_lengths``)."""
+    kw = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if family == "decoder" and prefix:
+        kw["context_lengths"] = batch["context_lengths"]
+    return model(**kw).logits
+
+
+def _shard(items: list, rank: int, world: int) -> list[tuple[int, Any]]:
+    return [(i, items[i]) for i in range(rank, len(items), world)]
+
+
+def _gather(accelerator, pairs: list[tuple[int, Any]], n: int) -> list:
+    if accelerator.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        pairs = gather_object([pairs])
+        pairs = [p for chunk in pairs for p in chunk]
+    out = [None] * n
+    for i, v in pairs:
+        out[i] = v
+    return out
+
+
+@torch.no_grad()
+def predict(
+    accelerator,
+    model,
+    examples: list[Example],
+    batch_size: int,
+    pad_id: int,
+    family: str,
+    regression: bool,
+    prefix: bool,
+) -> tuple[list, float, int]:
+    """Predictions (encoders: class ids / floats; decoders: none) and the summed loss with its count."""
+    model.eval()
+    device = accelerator.device
+    mine = _shard(examples, accelerator.process_index, accelerator.num_processes)
+    results: list[tuple[int, Any]] = []
+    total, count = 0.0, 0
+    for i in range(0, len(mine), batch_size):
+        chunk = mine[i : i + batch_size]
+        batch = {
+            k: v.to(device) for k, v in collate([e for _, e in chunk], pad_id, family, regression).items()
+        }
+        with accelerator.autocast():
+            logits = forward(model, batch, family, prefix)
+        total += float(loss_sum(logits, batch["labels"], family, regression, 0.0))
+        count += sum(e.n_targets for _, e in chunk)
+        if family == "encoder":
+            preds = logits.view(-1).float().tolist() if regression else logits.argmax(-1).tolist()
+            results += [(idx, p) for (idx, _), p in zip(chunk, preds, strict=True)]
+        else:
+            results += [(idx, None) for idx, _ in chunk]
+    if accelerator.num_processes > 1:
+        t = torch.tensor([total, float(count)], dtype=torch.float64, device=device)
+        t = accelerator.reduce(t, reduction="sum")
+        total, count = float(t[0]), int(t[1])
+    return _gather(accelerator, results, len(examples)), total, count
+
+
+def validation_metrics(
+    accelerator, model, task, examples, cfg, pad_id, family, regression, prefix, items=None, tokenizer=None
+) -> dict[str, float]:
+    """Validation loss, plus the task metric: GLUE on encoders, or on decoders from generated labels."""
+    from lora_repro.metrics import score
+
+    preds, total, count = predict(
+        accelerator, model, examples, cfg.eval.batch_size, pad_id, family, regression, prefix
+    )
+    out = {"loss": total / max(1, count)}
+    if family == "encoder":
+        labels = [e.labels for e in examples]
+        out.update({k: float(v) for k, v in score(task.metric, preds, labels).items()})
+    elif items is not None:
+        preds, _ = decoder_labels(accelerator, accelerator.unwrap_model(model), tokenizer, task, items, cfg)
+        out.update({k: float(v) for k, v in score(task.metric, preds, [i["label"] for i in items]).items()})
+    return out
+
+
+def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) -> tuple[list, list[str]]:
+    """Labels a decoder generates for classification/regression prompts (greedy; unknown text -> -1).
+
+    The verbalised label (``task.format(row, "decoder")["target"]``, e.g. " entailment") is generated
+    after the prompt and mapped back to its class id; STS-B's number is parsed.
+    """
+    from lora_repro.tasks.base import prompt_ids
+    from lora_repro.train.generation import BeamConfig, generate_texts
+
+    names = list(task.label_names or [])
+    longest = max([len(tokenizer(" " + n, add_special_tokens=False)["input_ids"]) for n in names] or [4])
+    beam = BeamConfig(beam_size=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=longest + 1)
+    max_prompt = max(1, int(cfg.train.max_length) - beam.max_new_tokens)
+    mine = _shard(items, accelerator.process_index, accelerator.num_processes)
+    prompts = [prompt_ids(it["text"], tokenizer, max_prompt) for _, it in mine]
+    texts = generate_texts(model, tokenizer, prompts, beam, int(cfg.eval.batch_size))
+    texts = _gather(accelerator, [(i, t) for (i, _), t in zip(mine, texts, strict=True)], len(items))
+    if task.kind == "regression":
+        preds = []
+        for t in texts:
+            try:
+                preds.append(float(t.split()[0]))
+            except (ValueError, IndexError):
+                preds.append(0.0)
+        return preds, texts
+    index = {n: i for i, n in enumerate(names)}
+    return [index.get(t.strip().split(" ")[0] if t.strip() else "", -1) for t in texts], texts
+
+
+def metric_kwargs(metric: str, groups: list[dict]) -> dict[str, list]:
+    """Per-input metadata the metric accepts (WebNLG categories/seen, WikiSQL tables)."""
+    from lora_repro.metrics import METRICS
+
+    fn = METRICS.get(metric)
+    accepted = set(inspect.signature(fn).parameters) if fn else set()
+    kw: dict[str, list] = {}
+    for key, arg in META_ARGS.items():
+        if arg in accepted and groups and key in (groups[0].get("meta") or {}):
+            kw[arg] = [g["meta"][key] for g in groups]
+    return kw
+
+
+def generate_groups(accelerator, model, tokenizer, groups: list[dict], cfg, bar=None) -> list[str]:
+    """Beam-search outputs for each eval group's input, sharded over processes."""
+    from lora_repro.tasks.base import prompt_ids
+    from lora_repro.train.generation import BeamConfig, generate_texts
+
+    g = cfg.generation
+    beam = BeamConfig(
+        int(g.beam_size), float(g.length_penalty), int(g.no_repeat_ngram_size), int(g.max_new_tokens)
+    )
+    max_prompt = max(1, int(cfg.train.max_length) - beam.max_new_tokens)
+    mine = _shard(groups, accelerator.process_index, accelerator.num_processes)
+    prompts = [prompt_ids(gr["text"], tokenizer, max_prompt) for _, gr in mine]
+    texts = generate_texts(model, tokenizer, prompts, beam, int(g.batch_size), progress=bar)
+    return _gather(accelerator, [(i, t) for (i, _), t in zip(mine, texts, strict=True)], len(groups))
+
+
+def is_better(value: float, best: float | None, mode: str) -> bool:
+    """Strictly better than the best so far (the first epoch always is)."""
+    if best is None or (isinstance(best, float) and math.isnan(best)):
+        return True
+    return value > best if mode == "max" else value < best

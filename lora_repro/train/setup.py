@@ -1,0 +1,202 @@
+"""Everything a cell needs before its first step: accelerator, task, model + method, data, optimizer."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from lora_repro.train.data import Example, encode, subset
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite: the cell stops without a result."""
+
+
+@dataclass
+class Cell:
+    """The objects of one running cell."""
+
+    accelerator: Any
+    task: Any
+    model: nn.Module
+    tokenizer: Any
+    family: str
+    regression: bool
+    prefix: bool
+    params: dict[str, int]
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example] | None
+    test_groups: list[dict] | None
+    source: str
+    val_items: list[dict] | None = None  # decoder classification: prompts + labels (generated labels)
+    test_items: list[dict] | None = None
+
+
+def mixed_precision(value: str) -> str:
+    """``auto`` -> bf16 on GPUs that have it, fp16 on other GPUs, no on CPU."""
+    allowed = ("auto", "no", "bf16", "fp16")
+    if value not in allowed:
+        raise ValueError(f"train.mixed_precision={value!r}; allowed: {list(allowed)}")
+    if value != "auto":
+        return value
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "no"
+
+
+def make_accelerator(cfg: DictConfig):
+    """An Accelerator for this process (state reset first when running in-process, single rank)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(
+        mixed_precision=mixed_precision(cfg.train.mixed_precision), cpu=bool(cfg.accelerate.cpu)
+    )
+
+
+def method_options(cfg: DictConfig) -> dict[str, Any]:
+    opts = OmegaConf.to_container(cfg.method, resolve=True)
+    opts.pop("name", None)
+    return opts
+
+
+def make_task(cfg: DictConfig):
+    from lora_repro.tasks import get_task
+
+    opts = OmegaConf.to_container(cfg.task, resolve=True)
+    name, source = opts.pop("name"), opts.pop("source", None)
+    opts["cache_dir"] = cfg.profile.cache_dir
+    return get_task(name, profile=cfg.profile.name, source=source, **opts)
+
+
+def init_from_upstream(model: nn.Module, adapter_dir: Path) -> int:
+    """Load the non-head trainable tensors of an upstream cell's adapter (MNLI -> MRPC/RTE/STS-B)."""
+    from safetensors.torch import load_file
+
+    from lora_repro.methods.base import head_prefixes, is_head_param
+    from lora_repro.methods.io import CONFIG_NAME, WEIGHTS_NAME, _from_file_key, base_fingerprint
+
+    meta = json.loads((adapter_dir / CONFIG_NAME).read_text()).get("lora_repro", {})
+    fp = meta.get("base_fingerprint")
+    if fp not in (None, "meta") and fp != base_fingerprint(model):
+        raise ValueError(
+            f"init adapter {adapter_dir} was trained on a different base model (fingerprint mismatch)"
+        )
+    heads = head_prefixes(model)
+    state = {_from_file_key(k): v for k, v in load_file(str(adapter_dir / WEIGHTS_NAME)).items()}
+    state = {k: v for k, v in state.items() if not is_head_param(k, heads)}
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad and not is_head_param(n, heads)}
+    if set(state) != set(params):
+        raise ValueError(
+            f"init adapter {adapter_dir} does not match this cell's method: "
+            f"missing {sorted(set(params) - set(state))[:3]}, unexpected {sorted(set(state) - set(params))[:3]}"
+        )
+    with torch.no_grad():
+        for n, p in params.items():
+            p.copy_(state[n].to(p.dtype))
+    return len(state)
+
+
+def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
+    """Load the task, model, method and data of a cell (deterministic in ``cfg.seed``)."""
+    from accelerate.utils import set_seed
+
+    from lora_repro.methods import apply_method, count_parameters
+    from lora_repro.models.load import load_model
+
+    if cfg.train.num_threads:
+        torch.set_num_threads(int(cfg.train.num_threads))
+    accelerator = make_accelerator(cfg)
+    task = make_task(cfg)
+    family = cfg.model.kind
+    if family not in ("encoder", "decoder"):
+        raise ValueError(f"model.kind={family!r}; allowed: encoder, decoder")
+    regression = task.kind == "regression"
+    set_seed(int(cfg.seed))
+    loaded = load_model(
+        cfg.model,
+        cfg.profile.name,
+        cfg.profile.cache_dir,
+        num_labels=task.num_labels if family == "encoder" else None,
+        regression=regression,
+        cls_dropout=cfg.train.cls_dropout,
+    )
+    model, tok = loaded.model, loaded.tokenizer
+    apply_method(model, cfg.method.name, **method_options(cfg))
+    if init_dir is not None:
+        init_from_upstream(model, init_dir)
+    params = count_parameters(model)
+    ml = int(cfg.train.max_length)
+    train = encode(task, subset(task.load("train"), cfg.train.max_train_examples), tok, family, ml)
+    val_ds = subset(task.load("validation"), cfg.eval.max_validation_examples)
+    val = encode(task, val_ds, tok, family, ml)
+    test, groups, val_items, test_items = None, None, None, None
+    test_ds = task.load("test")
+    if task.kind == "generation":
+        groups = task.eval_groups(test_ds, family)
+        if cfg.eval.max_test_examples is not None:
+            groups = groups[: int(cfg.eval.max_test_examples)]
+    else:
+        test_ds = subset(test_ds, cfg.eval.max_test_examples)
+        test = encode(task, test_ds, tok, family, ml)
+        if family == "decoder":  # GPT-3 MNLI: the label is generated
+            val_items = [task.format(r, family) for r in val_ds]
+            test_items = [task.format(r, family) for r in test_ds]
+    if not train:
+        raise ValueError(f"task {task.name}: the training split is empty")
+    return Cell(
+        accelerator, task, model, tok, family, regression, hasattr(model, "prefix_tuning"), params,
+        train, val, test, groups, loaded.source, val_items, test_items,
+    )  # fmt: skip
+
+
+def warmup_steps(cfg: DictConfig, total_steps: int, train: list[Example]) -> int:
+    """Warm-up in optimizer steps from exactly one of warmup_ratio / warmup_steps / warmup_tokens."""
+    t = cfg.train
+    given = [k for k in ("warmup_ratio", "warmup_steps", "warmup_tokens") if t.get(k) is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one of train.warmup_ratio / warmup_steps / warmup_tokens, got {given}")
+    if not given:
+        return 0
+    if given[0] == "warmup_ratio":
+        return int(math.ceil(float(t.warmup_ratio) * total_steps))
+    if given[0] == "warmup_steps":
+        return int(t.warmup_steps)
+    tokens_per_step = sum(len(e.input_ids) for e in train) / len(train) * int(t.batch_size)
+    return int(math.ceil(float(t.warmup_tokens) / tokens_per_step))
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up from 0, then linear decay to 0 at ``total`` (transformers' linear schedule)."""
+    if step < warmup:
+        return step / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def make_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW over what trains; no weight decay on biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if name.endswith("bias") or "LayerNorm" in name or ".ln_" in name else decay).append(p)
+    t = cfg.train
+    groups = [
+        {"params": decay, "weight_decay": float(t.weight_decay)},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    scale = t.get("lr_scale")
+    lr = float(t.lr) * (1.0 if scale is None else float(scale))
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(t.adam_betas), eps=float(t.adam_eps))
