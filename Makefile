@@ -20,6 +20,7 @@ help:
 	@echo "make test      run the test suite"
 	@echo "make lint      ruff"
 	@echo "make bench     benchmarks (ratios measured side by side)"
+	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -47,6 +48,11 @@ format: $(PYTHON)
 
 bench: $(PYTHON)
 	$(PYTHON) -m benchmarks.run
+
+# make reproduce-table-N: tiny profile by default; PROFILE=paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N.
+# (a pattern rule, deliberately not .PHONY: make skips pattern rules for phony targets)
+reproduce-table-%: $(PYTHON)
+	$(BIN)/lora-repro table $* profile=$(PROFILE) $(if $(SEEDS),seeds=$(SEEDS)) $(if $(LAUNCHER),launcher=$(LAUNCHER)) $(if $(JOBS),jobs=$(JOBS))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -86,13 +86,18 @@ def load_model(
     kw: dict[str, Any] = {"revision": _get(model_cfg, "revision", "main")} if is_hub else {}
     kind = _get(model_cfg, "kind", "encoder")
     if kind == "encoder":
+        from transformers import AutoConfig
+
         extra: dict[str, Any] = {"num_labels": int(num_labels or 2)}
         if regression:
             extra.update(num_labels=1, problem_type="regression")
+        config = AutoConfig.from_pretrained(source, **kw, **extra)
         if cls_dropout is not None:
-            extra["classifier_dropout"] = float(cls_dropout)
-            extra["cls_dropout"] = float(cls_dropout)  # DeBERTa-v2's name for it
-        model = AutoModelForSequenceClassification.from_pretrained(source, **kw, **extra)
+            # set on the config, not as from_pretrained kwargs: a name the config class does not declare
+            # (DeBERTa-v2 has no classifier_dropout) would be passed on to the model's __init__ and fail
+            config.classifier_dropout = float(cls_dropout)  # RoBERTa's head
+            config.cls_dropout = float(cls_dropout)  # DeBERTa-v2's ContextPooler and head
+        model = AutoModelForSequenceClassification.from_pretrained(source, config=config, **kw)
     elif kind == "decoder":
         model = AutoModelForCausalLM.from_pretrained(source, **kw)
     else:

@@ -1,0 +1,207 @@
+"""``lora-repro table N [--dry-run] [profile=tiny|paper] [seeds=1,2] [launcher=local|parallel|slurm] [jobs=N]``.
+
+Runs every missing cell of paper table N (skipping done ones), then writes
+``results/<profile>/tableN.{md,csv,tex}``. Other ``key=value`` arguments are Hydra overrides added to
+every cell (e.g. ``trainer.epochs=1``; they change the cells' hashes, so those are other runs).
+``--dry-run`` lists the cells, which are done, and for the paper profile an estimate of GPU hours.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lora_repro.config import load_group_file, split_args
+from lora_repro.grid.cells import CachedResolver, Grid, configs_fingerprint, expand, trainer_resolver
+from lora_repro.grid.run import RunReport, run_cells, train_command
+from lora_repro.tables.spec import load_spec
+
+PROFILES = ("tiny", "paper")
+LAUNCHERS = ("local", "parallel", "slurm")
+SPAWNS = ("auto", "fork", "exec")
+OWN: dict[str, Any] = {
+    "profile": "tiny", "seeds": None, "launcher": "local", "jobs": None, "runs": "runs", "out": None,
+    "progress": True, "gpu_tflops": None, "spawn": "auto",
+}  # fmt: skip
+
+
+def parse_seeds(value: Any) -> tuple[int, ...] | None:
+    """``seeds=1,2,3`` (or a YAML list, or one int) as a tuple of ints."""
+    if value is None or value == "":
+        return None
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        return tuple(int(str(s).strip()) for s in items)
+    except ValueError:
+        raise ValueError(
+            f"seeds={value!r}: expected integers separated by commas, e.g. seeds=1,2,3"
+        ) from None
+
+
+def resolve_jobs(launcher: str, jobs: Any) -> tuple[int, list[str] | None]:
+    """Number of local job slots, and the GPU of each slot when there are GPUs (parallel launcher)."""
+    gpus: list[str] | None = None
+    if launcher == "parallel":
+        import os
+
+        import torch
+
+        n_gpu = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        gpus = [str(i) for i in range(n_gpu)] or None
+        if jobs in (None, "auto"):
+            jobs = n_gpu or (os.cpu_count() or 1)
+    if jobs in (None, "auto"):
+        jobs = 1
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer or auto")
+    return jobs, gpus
+
+
+LAUNCHER_KEYS = ("hydra.", "hydra/", "cell_cmd=")  # go to the SLURM submission, not to the cells
+
+
+def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
+    """(table, dry_run, own options, extra overrides) from the command line."""
+    dry_run = "--dry-run" in argv
+    rest = [a for a in argv if a != "--dry-run"]
+    flags = [a for a in rest if a.startswith("-")]
+    if flags:
+        raise ValueError(f"unknown option {flags[0]!r}; allowed: --dry-run")
+    positional = [a for a in rest if "=" not in a]
+    if len(positional) != 1:
+        raise ValueError(
+            f"expected exactly one table number, got {positional or 'none'}; e.g. lora-repro table 3"
+        )
+    own, overrides = split_args([a for a in rest if "=" in a], OWN)
+    if own["profile"] not in PROFILES:
+        raise ValueError(f"profile={own['profile']!r} not allowed; allowed: {list(PROFILES)}")
+    if own["launcher"] not in LAUNCHERS:
+        raise ValueError(f"launcher={own['launcher']!r} not allowed; allowed: {list(LAUNCHERS)}")
+    if own["spawn"] not in SPAWNS:
+        raise ValueError(f"spawn={own['spawn']!r} not allowed; allowed: {list(SPAWNS)}")
+    launcher_args = [o for o in overrides if o.startswith(LAUNCHER_KEYS)]
+    if launcher_args and own["launcher"] != "slurm":
+        raise ValueError(f"{launcher_args[0]!r} configures the SLURM submission: only with launcher=slurm")
+    if own["launcher"] == "local" and isinstance(own["jobs"], int) and own["jobs"] > 1:
+        own["launcher"] = "parallel"
+    return positional[0], dry_run, own, overrides
+
+
+def build_grid(table: str, own: dict[str, Any], overrides: list[str], resolver=None) -> Grid:  # noqa: ANN001
+    """Load the spec of ``table`` and expand it for the chosen profile and seeds."""
+    spec = load_spec(table)
+    cell_overrides = [o for o in overrides if not o.startswith(LAUNCHER_KEYS)]
+    if cell_overrides:
+        spec = replace(spec, overrides=(*spec.overrides, *cell_overrides))
+    seeds = parse_seeds(own["seeds"])
+    runs = Path(own["runs"])
+    if resolver is not None:
+        return expand(spec, own["profile"], seeds, resolver=resolver, runs_root=runs)
+    cached = CachedResolver(trainer_resolver, runs / own["profile"] / ".resolved.json", configs_fingerprint())
+    grid = expand(spec, own["profile"], seeds, resolver=cached, runs_root=runs)
+    cached.save()
+    return grid
+
+
+def dry_run(grid: Grid, own: dict[str, Any]) -> int:
+    """Print every cell, whether it is done, and (paper profile) its estimated GPU hours."""
+    from lora_repro.grid.estimate import GPU_TFLOPS, estimate_cell
+
+    tflops = float(own["gpu_tflops"] or GPU_TFLOPS)
+    total_h = 0.0
+    n_done = 0
+    for cell in grid.cells:
+        status = "done" if cell.done else ("partial" if cell.log_path.is_file() else "missing")
+        n_done += cell.done
+        line = f"{status:<8} {cell.id}  {cell.name}"
+        if cell.deps:
+            line += f"  after {','.join(cell.deps)}"
+        if grid.profile == "paper":
+            est = estimate_cell(cell.model, cell.method_spec, cell.task, cell.config, tflops)
+            total_h += 0 if cell.done else est.gpu_hours
+            line += (
+                f"  ~{est.gpu_hours:.2f} GPU-h (N={est.n_total / 1e6:.1f}M, |Θ|={est.n_trainable / 1e6:.2f}M)"
+            )
+        print(line)
+        print(f"         {' '.join(cell.overrides)}  -> {cell.run_dir}")
+    todo = len(grid.cells) - n_done
+    print(f"table {grid.spec.table}: {len(grid.cells)} cells, {n_done} done, {todo} to run")
+    if grid.profile == "paper":
+        print(
+            f"estimated GPU hours to run the missing cells: {total_h:.1f} (at {tflops:g} achieved TFLOP/s per GPU)"
+        )
+    return 0
+
+
+def pick_spawn(spawn: str, profile: str, gpus: list[str] | None):  # noqa: ANN201
+    """``fork`` (warm forked children) for CPU runs on Linux, else ``exec`` (a fresh ``lora-repro train``)."""
+    if spawn == "auto":
+        spawn = "fork" if profile == "tiny" and not gpus and sys.platform.startswith("linux") else "exec"
+    if spawn == "fork":
+        from lora_repro.grid.fork import ForkSpawn
+
+        return ForkSpawn()
+    return train_command
+
+
+def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | None = None) -> RunReport:  # noqa: ANN001
+    """Run the grid's missing cells with the chosen launcher (``extra``: overrides of the SLURM submission)."""
+    if own["launcher"] == "slurm":
+        from lora_repro.grid.slurm import run_slurm
+
+        work = Path(own["runs"]) / grid.profile / ".slurm" / f"table{grid.spec.table}"
+        return run_slurm(grid.cells, work, [o for o in extra or [] if o.startswith(LAUNCHER_KEYS)])
+    jobs, gpus = resolve_jobs(own["launcher"], own["jobs"])
+    if command is None:
+        command = pick_spawn(own["spawn"], grid.profile, gpus)
+    desc = f"table {grid.spec.table} ({grid.profile})"
+    return run_cells(
+        grid.cells, jobs=jobs, command=command, progress=bool(own["progress"]), desc=desc, gpus=gpus
+    )
+
+
+def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:
+    """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
+    from lora_repro.tables.aggregate import collect, read_result
+    from lora_repro.tables.render import Provenance, git_commit, write_table
+
+    results = collect(grid)
+    compute = sum(float((read_result(c.run_dir) or {}).get("wall_time_s") or 0.0) for c in grid.cells)
+    prov = Provenance(command_line, grid.profile, git_commit(), grid.seeds, compute)
+    out = Path(own["out"] or Path("results") / grid.profile)
+    return write_table(grid.spec, results, prov, out)
+
+
+def summary(grid: Grid, report: RunReport) -> list[str]:
+    """The closing report: failed and skipped cells with their logs, then the counts."""
+    lines = [f.line() for f in report.failed]
+    lines += [f"SKIPPED {c.name} [{c.id}]: a cell it depends on failed" for c in report.blocked]
+    n_done = len(report.already_done) + len(report.finished)
+    lines.append(
+        f"table {grid.spec.table}: {n_done}/{len(grid.cells)} cells done ({len(report.already_done)} before, "
+        f"{len(report.finished)} now, {len(report.failed)} failed) in {report.wall_time_s:.1f} s"
+    )
+    if report.interrupted:
+        lines.append("interrupted: rerun the same command to finish the missing cells")
+    return lines
+
+
+def main(argv: list[str], command=None, resolver=None) -> int:  # noqa: ANN001
+    """Entry point of ``lora-repro table``: 0 when every cell is done, 1 when some failed, 130 if interrupted."""
+    table, is_dry, own, overrides = parse_argv(list(argv))
+    load_group_file("launcher", own["launcher"])  # the launcher's config must exist
+    grid = build_grid(table, own, overrides, resolver)
+    if is_dry:
+        return dry_run(grid, own)
+    report = launch(grid, own, command, overrides)
+    command_line = "lora-repro table " + " ".join(shlex.quote(a) for a in argv)
+    paths = render(grid, own, command_line)
+    for line in summary(grid, report):
+        print(line, file=sys.stderr)
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    if report.interrupted:
+        return 130
+    return 0 if report.ok else 1
