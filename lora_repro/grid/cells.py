@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_repro.atomic import write_atomic
 from lora_repro.tables.spec import Row, TableSpec
 
 # The paper's MNLI warm start: these tasks of non-† rows of these methods depend on the MNLI cell.
@@ -202,10 +203,7 @@ class CachedResolver:
         """Write the cache atomically (only when something new was resolved)."""
         if not self.dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"fingerprint": self.fingerprint, "entries": self.entries}))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"fingerprint": self.fingerprint, "entries": self.entries}))
         self.dirty = False
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lora_repro import atomic
 from lora_repro.config import REPO_ROOT
 from lora_repro.tables.aggregate import Entry, RowResult, format_count, format_value
 from lora_repro.tables.spec import TableSpec
@@ -232,17 +231,9 @@ def to_latex(spec: TableSpec, results: list[RowResult], prov: Provenance) -> str
 
 def write_atomic(path: Path, text: str) -> bool:
     """Write ``text`` to ``path`` through a temp file and ``os.replace``; False when it was already so."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text() == text:
         return False
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.write_atomic(path, text)
     return True
 
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lora_repro.atomic import write_atomic
 from lora_repro.config import compose, config_dir, group_options
-from lora_repro.train.worker import CONFIG, DONE, write_atomic
+from lora_repro.train.worker import CONFIG, DONE
 
 GROUPS = ("model", "task", "method", "profile", "logger", "hparams")
 # keys that select where or how a cell runs, not what it computes

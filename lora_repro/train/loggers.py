@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lora_repro.atomic import write_atomic
+
 
 class CellLogger:
     """Fan-out of step and epoch records to a JSONL file and (optionally) wandb."""
@@ -90,9 +92,7 @@ def _start_wandb(cfg: Any, run_dir: Path, config: dict[str, Any]):
         run_id = id_file.read_text().strip()
     else:
         run_id = _new_id()
-        tmp = id_file.with_suffix(".tmp")
-        tmp.write_text(run_id + "\n")
-        os.replace(tmp, id_file)
+        write_atomic(id_file, run_id + "\n")
     lg = cfg.logger
     cell = f"{cfg.model.name}/{cfg.task.name}/{cfg.method.name}"
     return wandb.init(

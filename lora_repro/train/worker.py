@@ -8,7 +8,6 @@ never share a process. Rank 0 writes everything; ``result.json`` is written atom
 from __future__ import annotations
 
 import json
-import os
 import platform
 import resource
 import shutil
@@ -20,17 +19,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lora_repro.atomic import write_atomic
+
 RESULT, DONE, CONFIG = "result.json", "DONE", "config.yaml"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def versions() -> dict[str, str]:
