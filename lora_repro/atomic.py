@@ -7,7 +7,10 @@ crash (or SIGKILL) mid-write never leaves a truncated file a later step could re
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -25,3 +28,22 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def publish_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp directory beside ``final``; when the block ends without error, it replaces ``final``.
+
+    A crash inside the block leaves ``final`` as it was (absent or the previous version) and no temp dir.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

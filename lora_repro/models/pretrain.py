@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from lora_repro.atomic import publish_dir
 
 PRETRAIN_VERSION = "v1"
 
@@ -223,14 +223,7 @@ def ensure_pretrained(
             return final  # another process finished it while we waited
         tok = tiny_tokenizer(cache)
         model = pretrain_model(cfg, tok, recipe_for(cfg, **overrides), progress=progress)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-        try:
+        with publish_dir(final) as tmp:
             model.save_pretrained(str(tmp))
             tok.save_pretrained(str(tmp))
-            if final.exists():
-                shutil.rmtree(final)
-            os.rename(tmp, final)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     return final

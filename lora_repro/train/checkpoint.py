@@ -22,10 +22,8 @@ after the new one exists, so a kill at any moment leaves the previous complete c
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from lora_repro.atomic import publish_dir
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
@@ -116,8 +116,7 @@ def save_checkpoint(
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"epoch-{state.epoch}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
+    with publish_dir(final) as tmp:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
         if best is not None and state.best_epoch != state.epoch:
             save_file(best, str(tmp / "best.safetensors"))
@@ -125,12 +124,6 @@ def save_checkpoint(
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
         meta = {"state": state.__dict__, "optimizer": opt_meta}
         (tmp / "state.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     for _, old in epoch_dirs(run_dir)[: -max(1, keep)]:
         shutil.rmtree(old, ignore_errors=True)
     return final
