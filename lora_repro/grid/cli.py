@@ -1,5 +1,8 @@
 """``lora-repro table N [--dry-run] [profile=tiny|paper] [seeds=1,2] [launcher=local|parallel|slurm] [jobs=N]``.
 
+The launcher defaults to ``parallel`` with one job per CPU core in the tiny profile (each tiny cell
+uses one thread) and to ``local`` (one cell after another) in the paper profile.
+
 Runs every missing cell of paper table N (skipping done ones), then writes
 ``results/<profile>/tableN.{md,csv,tex}``. Other ``key=value`` arguments are Hydra overrides added to
 every cell (e.g. ``trainer.epochs=1``; they change the cells' hashes, so those are other runs).
@@ -23,7 +26,7 @@ PROFILES = ("tiny", "paper")
 LAUNCHERS = ("local", "parallel", "slurm")
 SPAWNS = ("auto", "fork", "exec")
 OWN: dict[str, Any] = {
-    "profile": "tiny", "seeds": None, "launcher": "local", "jobs": None, "runs": "runs", "out": None,
+    "profile": "tiny", "seeds": None, "launcher": None, "jobs": None, "runs": "runs", "out": None,
     "progress": True, "gpu_tflops": None, "spawn": "auto",
 }  # fmt: skip
 
@@ -78,6 +81,8 @@ def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
     own, overrides = split_args([a for a in rest if "=" in a], OWN)
     if own["profile"] not in PROFILES:
         raise ValueError(f"profile={own['profile']!r} not allowed; allowed: {list(PROFILES)}")
+    if own["launcher"] in (None, ""):
+        own["launcher"] = "parallel" if own["profile"] == "tiny" and own["jobs"] in (None, "auto") else "local"
     if own["launcher"] not in LAUNCHERS:
         raise ValueError(f"launcher={own['launcher']!r} not allowed; allowed: {list(LAUNCHERS)}")
     if own["spawn"] not in SPAWNS:

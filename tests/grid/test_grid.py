@@ -1,6 +1,7 @@
 """Grid expansion, dependency order, skip-done, failures, dry-run: with a fake cell command."""
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,46 @@ def test_dry_run_paper_profile_estimates_gpu_hours(fk, tmp_path, monkeypatch, ca
     assert all(h > 0 for h in hours)
     total = float(out.split("estimated GPU hours to run the missing cells: ")[1].split(" ")[0])
     assert abs(total - sum(hours)) < 0.1 and "(at 100 achieved TFLOP/s per GPU)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "launcher", "jobs"),
+    [([], "parallel", None), (["profile=paper"], "local", None), (["jobs=1"], "local", 1),
+     (["jobs=3"], "parallel", 3), (["profile=paper", "jobs=2"], "parallel", 2),
+     (["launcher=local"], "local", None)],
+)  # fmt: skip
+def test_default_launcher_is_one_job_per_core_in_tiny_and_sequential_in_paper(args, launcher, jobs):
+    _, _, own, _ = cli.parse_argv(["3", *args])
+    assert (own["launcher"], own["jobs"]) == (launcher, jobs)
+    if launcher == "parallel" and jobs is None:
+        assert cli.resolve_jobs("parallel", None)[0] >= 1
+
+
+@pytest.mark.parametrize("profile", ["paper", "tiny"])
+def test_table2_dagger_lora_row_has_its_own_cells_with_the_dagger_hparams(profile):
+    from lora_repro.grid.cells import trainer_resolver
+
+    spec = load_spec("2")
+    lora_rows = [r for r in spec.rows if r.model == "roberta-large" and r.method_name == "lora"]
+    plain, dagger = sorted(lora_rows, key=lambda r: r.dagger)
+    assert not plain.dagger and dagger.dagger
+    grid = expand(replace(spec, rows=(plain, dagger)), profile, seeds=[1], resolver=trainer_resolver)
+    cells = {c.id: c for c in grid.cells}
+    by = {(i, task): cells[cid] for (i, task, _), cid in grid.slots.items()}
+    # same batch, epochs, lr and length 128: the paper reuses these runs; QNLI/QQP differ in max length
+    # (512 vs 128) in the paper profile, while the tiny profile caps both at 96
+    shared = ("mnli", "sst2", "cola") + (("qnli", "qqp") if profile == "tiny" else ())
+    for task in shared:
+        assert by[(0, task)].id == by[(1, task)].id, task
+    for task in ("qnli", "qqp", "mrpc", "rte", "stsb"):
+        if task in shared:
+            continue
+        a, b = by[(0, task)], by[(1, task)]
+        assert a.id != b.id, task
+        assert b.deps == () and "hparams.variant=dagger" in b.overrides
+    if profile == "paper":
+        from lora_repro.train.cell import cell_config
+
+        cfg = cell_config(list(by[(1, "qnli")].overrides))
+        assert (cfg.train.batch_size, cfg.train.max_length, cfg.init_from) == (4, 128, "pretrained")
+        assert cell_config(list(by[(0, "qnli")].overrides)).train.max_length == 512
