@@ -82,7 +82,9 @@ def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
     if own["profile"] not in PROFILES:
         raise ValueError(f"profile={own['profile']!r} not allowed; allowed: {list(PROFILES)}")
     if own["launcher"] in (None, ""):
-        own["launcher"] = "parallel" if own["profile"] == "tiny" and own["jobs"] in (None, "auto") else "local"
+        own["launcher"] = (
+            "parallel" if own["profile"] == "tiny" and own["jobs"] in (None, "auto") else "local"
+        )
     if own["launcher"] not in LAUNCHERS:
         raise ValueError(f"launcher={own['launcher']!r} not allowed; allowed: {list(LAUNCHERS)}")
     if own["spawn"] not in SPAWNS:
