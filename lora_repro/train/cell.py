@@ -86,6 +86,12 @@ def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         cfg = OmegaConf.merge(cfg, block)
     scale = cfg.profile.get("scale") or {}
     cfg = OmegaConf.merge(cfg, scale)
+    # then the profile's blocks for this kind of model and this method (the tiny profile tunes the
+    # learning-rate scale of encoders and of the prefix methods there)
+    for block, key in (("scale_by_kind", cfg.model.get("kind")), ("scale_by_method", cfg.method.name)):
+        extra = (cfg.profile.get(block) or {}).get(key)
+        if extra:
+            cfg = OmegaConf.merge(cfg, extra)
     for ov in overrides:
         key = _override_key(ov)
         if key is not None:

@@ -78,6 +78,14 @@ def test_precedence_tiny_scale_then_command_line():
     assert (mine.train.epochs, mine.generation.beam_size, mine.method.r) == (7, 3, 2)
 
 
+def test_tiny_profile_per_method_scale_after_the_common_one():
+    pl = ["model=gpt2-medium", "task=e2e", "method=prelayer"]
+    assert cell_config(pl).train.lr_scale == 100 and cell_config(pl).train.epochs == 2
+    assert cell_config(["model=gpt2-medium", "task=e2e", "method=lora"]).train.lr_scale == 10
+    assert cell_config([*pl, "profile=paper"]).train.lr_scale == 1.0
+    assert cell_config([*pl, "train.lr_scale=3"]).train.lr_scale == 3  # the command line still wins
+
+
 def test_hash_ignores_where_and_how_a_cell_runs(tmp_path):
     base = ["model=gpt2-medium", "task=e2e", "method=lora", "seed=1"]
     h = cell_hash(cell_config(base))
