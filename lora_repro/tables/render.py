@@ -33,11 +33,17 @@ class Provenance:
     compute_s: float = 0.0  # sum of the cells' own wall times (stable across reruns)
 
 
-def git_commit(root: Path = REPO_ROOT) -> str:
-    """Short HEAD commit, noting uncommitted changes to code or configs; ``unknown`` outside git."""
+DIRTY = " (+ uncommitted changes)"
+
+
+def git_commit(root: Path = REPO_ROOT, short: bool = True) -> str:
+    """HEAD commit (12 digits, or all 40), noting uncommitted changes to code or configs; ``unknown`` outside git."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True
+            ["git", "rev-parse", *(["--short=12"] if short else []), "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
         )
         if head.returncode != 0:
             return "unknown"
@@ -47,9 +53,30 @@ def git_commit(root: Path = REPO_ROOT) -> str:
             capture_output=True,
             text=True,
         )
-        return head.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else "")
+        return head.stdout.strip() + (DIRTY if dirty.stdout.strip() else "")
     except OSError:
         return "unknown"
+
+
+def cells_commit(commits: list[str | None], fallback: str) -> str:
+    """The commit(s) that produced a table's cells (their ``result.json`` ``git_commit``), 12 digits each.
+
+    A table names the code that computed its numbers, not the checkout that rendered it, so
+    rendering the same cells again gives the same file. ``fallback`` (HEAD) when no cell says.
+    """
+    counts: dict[str, int] = {}
+    for c in commits:
+        if not c:
+            continue
+        sha, dirty, _ = c.partition(DIRTY)
+        key = sha.strip()[:12] + (DIRTY if dirty == DIRTY else "")
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return fallback
+    if len(counts) == 1:
+        return next(iter(counts))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k} ({n} cell{'s' if n > 1 else ''})" for k, n in ranked)
 
 
 def row_label(result: RowResult) -> str:

@@ -11,7 +11,6 @@ import json
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,20 +42,11 @@ def versions() -> dict[str, str]:
 
 
 def git_commit() -> str | None:
-    from lora_repro.config import REPO_ROOT
+    """The full HEAD commit, with " (+ uncommitted changes)" when code or configs differ from it."""
+    from lora_repro.tables.render import git_commit as head
 
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    commit = head(short=False)
+    return None if commit == "unknown" else commit
 
 
 def peak_memory_mb() -> float:

@@ -34,7 +34,8 @@ def main(argv):
     run.mkdir(parents=True, exist_ok=True)
     seed = int(kv["seed"])
     result = {"params": {"adapter": 1000 * seed, "head": 0, "trainable": 1000, "total": 10**5},
-              "test": {"accuracy": 0.5 + seed / 10}, "wall_time_s": 1.0}  # fmt: skip
+              "test": {"accuracy": 0.5 + seed / 10}, "wall_time_s": 1.0,
+              "git_commit": os.environ.get("FAKE_COMMIT") or None}  # fmt: skip
     tmp = run / "result.json.tmp"
     tmp.write_text(json.dumps(result))
     os.replace(tmp, run / "result.json")

@@ -222,3 +222,30 @@ def test_table2_dagger_lora_row_has_its_own_cells_with_the_dagger_hparams(profil
         cfg = cell_config(list(by[(1, "qnli")].overrides))
         assert (cfg.train.batch_size, cfg.train.max_length, cfg.init_from) == (4, 128, "pretrained")
         assert cell_config(list(by[(0, "qnli")].overrides)).train.max_length == 512
+
+
+def test_header_names_the_commit_that_ran_the_cells_and_rerender_is_byte_identical(fk, tmp_path, monkeypatch):
+    from lora_repro.tables import render
+
+    fk.fake_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("FAKE_COMMIT", "c0ffee" * 6 + "abcd")
+    monkeypatch.setattr(render, "git_commit", lambda *a, **k: "111111111111")
+    assert run_main(fk, ["seeds=1"], tmp_path) == 0
+    md = tmp_path / "results" / "table91.md"
+    first = md.read_bytes()
+    assert "git commit c0ffeec0ffee)" in first.decode() and "111111111111" not in first.decode()
+    monkeypatch.setattr(render, "git_commit", lambda *a, **k: "222222222222")  # HEAD moved on
+    assert run_main(fk, ["seeds=1"], tmp_path) == 0
+    assert md.read_bytes() == first
+
+
+@pytest.mark.parametrize(
+    ("commits", "expected"),
+    [(["a" * 40, "a" * 40], "a" * 12), ([None, None], "HEAD"),
+     (["a" * 40, "b" * 40, "a" * 40], f"{'a' * 12} (2 cells), {'b' * 12} (1 cell)"),
+     (["a" * 40 + " (+ uncommitted changes)", None], "a" * 12 + " (+ uncommitted changes)")],
+)  # fmt: skip
+def test_cells_commit(commits, expected):
+    from lora_repro.tables.render import cells_commit
+
+    assert cells_commit(commits, fallback="HEAD") == expected
