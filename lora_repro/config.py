@@ -7,6 +7,7 @@ every override work as in a Hydra app.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +61,28 @@ def compose(overrides: list[str], config_name: str = "config") -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+DIRTY = " (+ uncommitted changes)"
+
+
+def git_commit(root: Path = REPO_ROOT, short: bool = True) -> str:
+    """HEAD commit (12 digits, or all 40), noting uncommitted changes to code or configs; ``unknown`` outside git."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", *(["--short=12"] if short else []), "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "lora_repro", "configs"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        return head.stdout.strip() + (DIRTY if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"

@@ -172,8 +172,9 @@ def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | Non
 
 def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:
     """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
+    from lora_repro.config import git_commit
     from lora_repro.tables.aggregate import collect, read_result
-    from lora_repro.tables.render import Provenance, cells_commit, git_commit, write_table
+    from lora_repro.tables.render import Provenance, cells_commit, write_table
 
     results = collect(grid)
     done = [r for r in (read_result(c.run_dir) for c in grid.cells) if r is not None]

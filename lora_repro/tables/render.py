@@ -12,12 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from lora_repro import atomic
-from lora_repro.config import REPO_ROOT
+from lora_repro.config import DIRTY
 from lora_repro.tables.aggregate import Entry, RowResult, format_count, format_value
 from lora_repro.tables.spec import TableSpec
 
@@ -31,31 +30,6 @@ class Provenance:
     commit: str
     seeds: tuple[int, ...]
     compute_s: float = 0.0  # sum of the cells' own wall times (stable across reruns)
-
-
-DIRTY = " (+ uncommitted changes)"
-
-
-def git_commit(root: Path = REPO_ROOT, short: bool = True) -> str:
-    """HEAD commit (12 digits, or all 40), noting uncommitted changes to code or configs; ``unknown`` outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", *(["--short=12"] if short else []), "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        )
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "lora_repro", "configs"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-        )
-        return head.stdout.strip() + (DIRTY if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 def cells_commit(commits: list[str | None], fallback: str) -> str:

@@ -86,12 +86,10 @@ def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
         cfg = OmegaConf.merge(cfg, block)
     scale = cfg.profile.get("scale") or {}
     cfg = OmegaConf.merge(cfg, scale)
-    # then the profile's blocks for this kind of model and this method (the tiny profile tunes the
-    # learning-rate scale of encoders and of the prefix methods there)
-    for block, key in (("scale_by_kind", cfg.model.get("kind")), ("scale_by_method", cfg.method.name)):
-        extra = (cfg.profile.get(block) or {}).get(key)
-        if extra:
-            cfg = OmegaConf.merge(cfg, extra)
+    # then the profile's block for this method (the tiny profile raises PreLayer's learning rate)
+    by_method = (cfg.profile.get("scale_by_method") or {}).get(cfg.method.name)
+    if by_method:
+        cfg = OmegaConf.merge(cfg, by_method)
     for ov in overrides:
         key = _override_key(ov)
         if key is not None:

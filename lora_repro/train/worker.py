@@ -43,7 +43,7 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str | None:
     """The full HEAD commit, with " (+ uncommitted changes)" when code or configs differ from it."""
-    from lora_repro.tables.render import git_commit as head
+    from lora_repro.config import git_commit as head
 
     commit = head(short=False)
     return None if commit == "unknown" else commit

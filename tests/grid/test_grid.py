@@ -225,16 +225,16 @@ def test_table2_dagger_lora_row_has_its_own_cells_with_the_dagger_hparams(profil
 
 
 def test_header_names_the_commit_that_ran_the_cells_and_rerender_is_byte_identical(fk, tmp_path, monkeypatch):
-    from lora_repro.tables import render
+    from lora_repro import config
 
     fk.fake_env(monkeypatch, tmp_path)
     monkeypatch.setenv("FAKE_COMMIT", "c0ffee" * 6 + "abcd")
-    monkeypatch.setattr(render, "git_commit", lambda *a, **k: "111111111111")
+    monkeypatch.setattr(config, "git_commit", lambda *a, **k: "111111111111")
     assert run_main(fk, ["seeds=1"], tmp_path) == 0
     md = tmp_path / "results" / "table91.md"
     first = md.read_bytes()
     assert "git commit c0ffeec0ffee)" in first.decode() and "111111111111" not in first.decode()
-    monkeypatch.setattr(render, "git_commit", lambda *a, **k: "222222222222")  # HEAD moved on
+    monkeypatch.setattr(config, "git_commit", lambda *a, **k: "222222222222")  # HEAD moved on
     assert run_main(fk, ["seeds=1"], tmp_path) == 0
     assert md.read_bytes() == first
 
