@@ -187,6 +187,15 @@ class Task:
         )
 
 
+def generation_example(text: str, target: str | None, references: list[str] | None = None) -> dict:
+    """A generation task's formatted example: the prompt, the continuation to learn (as given, leading
+    space included), and the references to score against when the task has several."""
+    ex = {"text": text, "text_pair": None, "target": target, "label": None}
+    if references is not None:
+        ex["references"] = references
+    return ex
+
+
 def tokenizer_hash(tokenizer) -> str:
     """Hash of what a tokenizer produces (vocab, merges, normaliser...), ignoring its truncation/padding state."""
     spec = json.loads(tokenizer.backend_tokenizer.to_str())

@@ -7,7 +7,7 @@ groups all annotations of a triple set.
 
 from __future__ import annotations
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import Task, generation_example
 from lora_repro.tasks.schemas import DART_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.triples import dart_entry
@@ -50,13 +50,9 @@ class DartTask(Task):
 
     def format(self, row: dict, family: str = "decoder") -> dict:
         refs = [t.strip() for t in row["annotations"]["text"]]
-        return {
-            "text": linearise_tripleset(row["tripleset"]),
-            "text_pair": None,
-            "target": " " + refs[0] if refs else None,
-            "label": None,
-            "references": refs,
-        }
+        return generation_example(
+            linearise_tripleset(row["tripleset"]), " " + refs[0] if refs else None, refs
+        )
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One group per triple set with all its annotation texts; meta {source}."""

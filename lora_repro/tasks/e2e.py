@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import Task, generation_example
 from lora_repro.tasks.schemas import E2E_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
@@ -69,12 +69,9 @@ class E2ETask(Task):
         return rows
 
     def format(self, row: dict, family: str = "decoder") -> dict:
-        return {
-            "text": linearise_mr(row["meaning_representation"]),
-            "text_pair": None,
-            "target": " " + row["human_reference"].strip(),
-            "label": None,
-        }
+        return generation_example(
+            linearise_mr(row["meaning_representation"]), " " + row["human_reference"].strip()
+        )
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One entry per MR (first-seen order) with all its references."""

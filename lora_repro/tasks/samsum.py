@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datasets import Dataset, Value
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import Task, generation_example
 from lora_repro.tasks.schemas import SAMSUM_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.text import chat
@@ -50,12 +50,7 @@ class SamsumTask(Task):
 
     def format(self, row: dict, family: str = "decoder") -> dict:
         utterances = [u.strip() for u in row["dialogue"].splitlines() if u.strip()]
-        return {
-            "text": "\n".join(utterances) + "\n\n",
-            "text_pair": None,
-            "target": row["summary"].strip(),
-            "label": None,
-        }
+        return generation_example("\n".join(utterances) + "\n\n", row["summary"].strip())
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One group per dialogue with its summary; meta {id}."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import Task, generation_example
 from lora_repro.tasks.schemas import WEBNLG_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.triples import SEEN, UNSEEN, realise_triples, webnlg_entry
@@ -101,13 +101,8 @@ class WebNLGTask(Task):
 
     def format(self, row: dict, family: str = "decoder") -> dict:
         refs = self.references(row)
-        return {
-            "text": linearise_triples(row["modified_triple_sets"]["mtriple_set"][0]),
-            "text_pair": None,
-            "target": " " + refs[0] if refs else None,
-            "label": None,
-            "references": refs,
-        }
+        text = linearise_triples(row["modified_triple_sets"]["mtriple_set"][0])
+        return generation_example(text, " " + refs[0] if refs else None, refs)
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One group per entry: its good lexicalisations; meta {category, seen, eid}."""

@@ -7,7 +7,7 @@ hub's validation split.
 
 from __future__ import annotations
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import Task, generation_example
 from lora_repro.tasks.schemas import WIKISQL_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.tables import wikisql_rows
@@ -27,12 +27,8 @@ class WikiSQLTask(Task):
 
     def format(self, row: dict, family: str = "decoder") -> dict:
         header = " | ".join(row["table"]["header"])
-        return {
-            "text": f"table: {header}\nquestion: {row['question'].strip()}\nsql:",
-            "text_pair": None,
-            "target": " " + row["sql"]["human_readable"].strip(),
-            "label": None,
-        }
+        text = f"table: {header}\nquestion: {row['question'].strip()}\nsql:"
+        return generation_example(text, " " + row["sql"]["human_readable"].strip())
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One group per question: reference SQL; meta {table, sql} for logical-form/execution accuracy."""
