@@ -10,6 +10,7 @@ and finally the command-line overrides again (so an explicit ``train.lr=...`` al
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -110,8 +111,25 @@ def _validate(cfg: DictConfig) -> None:
         raise ValueError(f"profile={cfg.profile.name!r}; allowed: tiny, paper")
 
 
+@functools.cache
+def _tiny_identity(model_json: str) -> dict[str, str]:
+    """What a tiny cell's config does not show: which pretrained tiny model and which data generators.
+
+    The tiny model's cache name hashes its recipe, ``PRETRAIN_VERSION`` and the tokenizer key (itself
+    a hash of the whole corpus); ``generator_version`` hashes the synthetic generators' source. With
+    both in the cell hash, a change to the corpus, the pretraining or the tiny data gives new cells
+    instead of letting a grid skip cells trained on the old models or data.
+    """
+    from lora_repro.models.pretrain import tiny_model_dir
+    from lora_repro.tasks.sources import generator_version
+
+    return {"model": tiny_model_dir(json.loads(model_json), cache_dir=".").name, "data": generator_version()}
+
+
 def _hashable(cfg: DictConfig) -> dict[str, Any]:
     data = OmegaConf.to_container(cfg, resolve=True)
+    if data.get("profile", {}).get("name") == "tiny" and not (data.get("model") or {}).get("path"):
+        data["tiny_identity"] = dict(_tiny_identity(json.dumps(data["model"], sort_keys=True)))
     for key in HASH_EXCLUDE:
         parent, _, leaf = key.rpartition(".")
         node = data

@@ -99,6 +99,34 @@ def test_hash_ignores_where_and_how_a_cell_runs(tmp_path):
     assert cell_run_dir(cell_config([*base, f"run_dir={tmp_path / 'x'}"])) == tmp_path / "x"
 
 
+def test_tiny_hash_names_the_pretrained_model_and_the_data_generators(monkeypatch):
+    """A corpus, pretraining or generator change must give new tiny cells, not reuse old ones."""
+    import lora_repro.models.pretrain as pretrain
+    import lora_repro.tasks.sources as sources
+    from lora_repro.train import cell
+
+    base = ["model=roberta-base", "task=sst2", "method=lora", "seed=1"]
+    tiny, paper = cell_config(base), cell_config([*base, "profile=paper"])
+    h_tiny, h_paper = cell_hash(tiny), cell_hash(paper)
+    try:
+        monkeypatch.setattr(pretrain, "PRETRAIN_VERSION", "changed")
+        cell._tiny_identity.cache_clear()
+        assert cell_hash(tiny) != h_tiny
+        assert cell_hash(paper) == h_paper  # hub weights: the tiny recipe does not matter
+        monkeypatch.undo()
+        cell._tiny_identity.cache_clear()
+        assert cell_hash(tiny) == h_tiny
+        monkeypatch.setattr(sources, "generator_version", lambda: "other-generators")
+        cell._tiny_identity.cache_clear()
+        assert cell_hash(tiny) != h_tiny
+        assert cell_hash(paper) == h_paper
+    finally:
+        monkeypatch.undo()
+        cell._tiny_identity.cache_clear()
+    # a recipe change of the model's tiny block (e.g. more pretraining steps) is a new cell too
+    assert cell_hash(cell_config([*base, "model.tiny.pretrain.steps=100"])) != h_tiny
+
+
 def test_cli_cfg_job_prints_the_resolved_config(capsys):
     assert cli.main(["model=roberta-base", "task=sst2", "method=lora", "profile=paper", "--cfg", "job"]) == 0
     out = capsys.readouterr().out

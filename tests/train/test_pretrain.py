@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from lora_repro.models.load import load_model
@@ -67,3 +68,62 @@ def test_pretrain_cli(tmp_path, capsys, cache_dir):
         pretrain_main(["model=nope"])
     with pytest.raises(ValueError, match="give model=<name>"):
         pretrain_main([])
+
+
+def test_encoder_batches_carry_the_bag_of_words_of_the_unmasked_sequence(cache_dir):
+    import random
+
+    from lora_repro.models.pretrain import PretrainRecipe, _encoder_batches
+    from lora_repro.tasks.synthetic import pretraining_corpus
+    from lora_repro.tasks.tokenizer import tiny_tokenizer
+
+    tok = tiny_tokenizer(cache_dir)
+    recipe = PretrainRecipe(batch_size=6, seq_len=40)
+    batch = next(_encoder_batches(pretraining_corpus(50, 1), tok, recipe, random.Random(0)))
+    original = batch["input_ids"].where(batch["labels"] == -100, batch["labels"])  # undo the masking
+    special = set(tok.all_special_ids)
+    assert batch["labels"].ne(-100).any()  # something was masked, so the target is not the input
+    for row, bow in zip(original.tolist(), batch["bow"], strict=True):
+        words = [t for t in row if t not in special]
+        expected = torch.zeros(len(tok))
+        for t in words:
+            expected[t] += 1 / len(words)
+        assert torch.allclose(bow, expected)
+
+
+def test_cls_bow_term_is_added_to_masked_lm_and_makes_s_depend_on_the_input(cache_dir):
+    """Masked LM alone leaves <s> nearly constant; the bag-of-words term makes it describe the input."""
+    from lora_repro.models.build import model_config
+    from lora_repro.models.pretrain import PretrainRecipe, _encoder_loss, pretrain_model
+    from lora_repro.tasks.tokenizer import tiny_tokenizer
+
+    tok = tiny_tokenizer(cache_dir)
+    cfg = model_config("roberta-base")
+    spreads = {}
+    for weight in (0.0, 1.0):
+        recipe = PretrainRecipe(
+            steps=60, warmup=10, batch_size=16, seq_len=40, corpus_size=500, cls_bow_weight=weight
+        )
+        model = pretrain_model(cfg, tok, recipe, progress=False).eval()
+        texts = [f"the {w} is great . i loved it ." for w in ("food", "plot", "acting", "music")]
+        texts += [f"{n} lives in {c} ." for n, c in (("anna", "paris"), ("bob", "rome"))]
+        enc = tok(texts, return_tensors="pt", padding=True)
+        with torch.no_grad():
+            s = model(**enc, output_hidden_states=True).hidden_states[-1][:, 0]
+        spreads[weight] = float(s.std(0).mean() / s.norm(dim=-1).mean())
+    assert spreads[1.0] > 2 * spreads[0.0], spreads
+
+    # the loss is masked LM plus weight x cross entropy of log_softmax(<s> . E^T) against the bag
+    batch = {
+        "input_ids": enc["input_ids"][:2],
+        "attention_mask": enc["attention_mask"][:2],
+        "labels": enc["input_ids"][:2].masked_fill(torch.rand(2, enc["input_ids"].shape[1]) < 0.5, -100),
+        "bow": torch.softmax(torch.randn(2, len(tok)), -1),
+    }
+    with torch.no_grad():
+        out = model(**{k: v for k, v in batch.items() if k != "bow"}, output_hidden_states=True)
+        logp = torch.log_softmax(out.hidden_states[-1][:, 0] @ model.get_input_embeddings().weight.T, -1)
+        term = -(batch["bow"] * logp).sum(-1).mean()
+        for w in (0.0, 0.5):
+            got = _encoder_loss(model, batch, PretrainRecipe(cls_bow_weight=w))
+            assert torch.allclose(got, out.loss + w * term, atol=1e-5)

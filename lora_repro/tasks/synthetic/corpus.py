@@ -10,7 +10,6 @@ from lora_repro.tasks.synthetic.text import (
     person_fact,
     realise_mr,
     restaurant_slots,
-    review_clause,
 )
 from lora_repro.tasks.synthetic.world import WORLD, rng_for
 
@@ -28,9 +27,21 @@ def _mr_doc(rng: random.Random) -> str:
     return ", ".join(f"{k}[{slots[k]}]" for k in keep)
 
 
+# A review in the corpus ends (or, 30% of the time, starts) with the reader's verdict. The tiny
+# encoders learn from it what makes a sentence positive or negative, as real pretraining text
+# teaches RoBERTa; the corpus carries no labels and the verdicts never occur in tiny SST-2.
+VERDICTS = {
+    1: ["i loved it .", "i liked it .", "highly recommended .", "worth watching ."],
+    0: ["i hated it .", "i disliked it .", "a waste of time .", "skip this one ."],
+}
+
+
 def _review_doc(rng: random.Random) -> str:
-    parts = [review_clause(rng)[0] for _ in range(rng.randint(1, 2))]
-    return (" , but " if len(parts) > 1 else "").join(parts) + " ."
+    from lora_repro.tasks.synthetic.glue import review_sentence
+
+    text, label = review_sentence(rng)
+    verdict = rng.choice(VERDICTS[label])
+    return f"{verdict} {text} ." if rng.random() < 0.3 else f"{text} . {verdict}"
 
 
 def _person_doc(rng: random.Random) -> str:

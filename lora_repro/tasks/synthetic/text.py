@@ -101,12 +101,13 @@ INTENS = ["", "", "very ", "really ", "quite ", "rather ", "truly "]
 NEGATORS = ["not", "never", "hardly"]
 
 
-def review_clause(rng: random.Random) -> tuple[str, int]:
-    """An SST-style clause and its polarity (1 positive, 0 negative); negation flips the polarity."""
+def review_clause(rng: random.Random, neg_rate: float = 0.35) -> tuple[str, int]:
+    """An SST-style clause and its polarity (1 positive, 0 negative); negation (with probability
+    ``neg_rate``) flips the polarity."""
     noun = rng.choice(REVIEW_NOUNS)
     pol = rng.randint(0, 1)
     adj = rng.choice(POS_WORDS if pol else NEG_WORDS)
-    neg = rng.random() < 0.35
+    neg = rng.random() < neg_rate
     verb = rng.choice(["is", "feels", "seems"])
     if neg:
         neg_word = rng.choice(NEGATORS)
