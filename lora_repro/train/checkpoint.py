@@ -12,8 +12,12 @@
 No pickle anywhere: accelerate's ``save_state`` writes the optimizer and RNG states with
 ``torch.save`` and loads them with ``weights_only=False``, which the project's rules forbid for
 files a user may be handed. The RNG needs no saving: every epoch reseeds from ``(seed, epoch, rank)``.
-Sharded strategies (FSDP, DeepSpeed) keep parameters or optimizer state in shards that this format
-does not gather yet: the trainer refuses them with a clear error (docs/training.md).
+
+DeepSpeed ZeRO stages 1 and 2 keep the optimizer state in one partition per rank: each rank then
+writes its own ``optimizer-rank<r>.safetensors`` + ``.json`` (tensors in safetensors, the rest of the
+nested state as JSON; objects that are neither, such as DeepSpeed's loss scaler, are taken from the
+live optimizer on load), and a resume needs the same number of processes. Parameter-sharding
+strategies (FSDP, ZeRO-3) are refused by the trainer with a clear error (docs/training.md).
 
 A checkpoint appears by atomic rename of a finished temporary directory; older ones are removed
 after the new one exists, so a kill at any moment leaves the previous complete checkpoint.
@@ -95,6 +99,73 @@ def _param_names(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[int
     return out
 
 
+# ---- any nested state (DeepSpeed's ZeRO optimizer) as safetensors + JSON, no pickle ----------------
+
+
+def encode_state(obj: Any, tensors: dict[str, torch.Tensor], path: str = "") -> Any:
+    """A JSON skeleton of ``obj``; its tensors go to ``tensors`` under their path.
+
+    Dicts keep their key types (``{"__dict__": [[key, value], ...]}``), tuples stay tuples, and
+    leaves that are not JSON (enums, DeepSpeed's loss scaler, named tuples of slice addresses) are
+    marked ``{"__live__": type name}``: :func:`decode_state` takes them from the live object.
+    """
+    if isinstance(obj, torch.Tensor):
+        tensors[path] = obj.detach().to("cpu", copy=True).contiguous()
+        return {"__tensor__": path}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, encode_state(v, tensors, f"{path}/{k}")] for k, v in obj.items()]}
+    if type(obj) in (list, tuple):
+        items = [encode_state(v, tensors, f"{path}[{i}]") for i, v in enumerate(obj)]
+        return items if isinstance(obj, list) else {"__tuple__": items}
+    if obj is None or type(obj) in (bool, int, float, str):
+        return obj
+    return {"__live__": type(obj).__name__}
+
+
+def decode_state(skel: Any, tensors: dict[str, torch.Tensor], live: Any, path: str = "") -> Any:
+    """Inverse of :func:`encode_state`; ``live`` (the same structure, e.g. a fresh state_dict) fills
+    the ``__live__`` leaves."""
+
+    def child(key):
+        try:
+            return live[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    if isinstance(skel, list):
+        return [decode_state(v, tensors, child(i), f"{path}[{i}]") for i, v in enumerate(skel)]
+    if isinstance(skel, dict):
+        if "__tensor__" in skel:
+            return tensors[skel["__tensor__"]]
+        if "__dict__" in skel:
+            return {k: decode_state(v, tensors, child(k), f"{path}/{k}") for k, v in skel["__dict__"]}
+        if "__tuple__" in skel:
+            return tuple(
+                decode_state(v, tensors, child(i), f"{path}[{i}]") for i, v in enumerate(skel["__tuple__"])
+            )
+        if "__live__" in skel:
+            if live is None or type(live).__name__ != skel["__live__"]:
+                raise ValueError(
+                    f"checkpoint state {path!r}: expected a live {skel['__live__']}, the optimizer has "
+                    f"{type(live).__name__}; resume with the same accelerate/DeepSpeed configuration"
+                )
+            return live
+    return skel
+
+
+def save_rank_state(directory: Path, rank: int, state: Any) -> None:
+    """``optimizer-rank<r>.safetensors`` + ``.json`` of one rank's (sharded) optimizer state."""
+    tensors: dict[str, torch.Tensor] = {}
+    skel = encode_state(state, tensors)
+    save_file(tensors, str(directory / f"optimizer-rank{rank}.safetensors"))
+    (directory / f"optimizer-rank{rank}.json").write_text(json.dumps(skel))
+
+
+def load_rank_state(directory: Path, rank: int, live: Any) -> Any:
+    skel = json.loads((directory / f"optimizer-rank{rank}.json").read_text())
+    return decode_state(skel, load_file(str(directory / f"optimizer-rank{rank}.safetensors")), live)
+
+
 def epoch_dirs(run_dir: Path) -> list[tuple[int, Path]]:
     """Complete epoch checkpoints, oldest first."""
     root = Path(run_dir) / "checkpoints"
@@ -129,14 +200,74 @@ def save_checkpoint(
     return final
 
 
+def save_sharded_checkpoint(
+    accelerator, run_dir: Path, model: nn.Module, optimizer, state: TrainState,
+    best: dict[str, torch.Tensor] | None, keep: int = 1,
+) -> Path:  # fmt: skip
+    """Every rank calls this: each writes its optimizer partition, rank 0 the rest, then publishes.
+
+    The files gather in ``checkpoints/.epoch-<n>.staging`` and appear as ``epoch-<n>`` by one rename
+    once every rank has written, so a kill leaves the previous complete checkpoint as the newest.
+    """
+    root = Path(run_dir) / "checkpoints"
+    final, staging = root / f"epoch-{state.epoch}", root / f".epoch-{state.epoch}.staging"
+    main = accelerator.is_main_process
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed earlier attempt
+        staging.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    save_rank_state(staging, accelerator.process_index, optimizer.state_dict())
+    accelerator.wait_for_everyone()
+    if main:
+        save_file(trainable_state(model), str(staging / "trainable.safetensors"))
+        if best is not None and state.best_epoch != state.epoch:
+            save_file(best, str(staging / "best.safetensors"))
+        meta = {
+            "state": state.__dict__,
+            "optimizer": {"sharded": True, "world_size": accelerator.num_processes},
+        }
+        (staging / "state.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+        for _, old in epoch_dirs(run_dir)[: -max(1, keep)]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
 def load_checkpoint(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+    path: Path, model: nn.Module, optimizer, rank: int = 0, world: int = 1, sharded: bool = False
 ) -> tuple[TrainState, dict[str, torch.Tensor] | None]:
-    """Restore model and optimizer from an epoch checkpoint; returns the state and the best weights."""
+    """Restore model and optimizer from an epoch checkpoint; returns the state and the best weights.
+
+    ``sharded``: ``optimizer`` is DeepSpeed's ZeRO optimizer and each rank reads its own partition.
+    """
     path = Path(path)
     meta = json.loads((path / "state.json").read_text())
     state = TrainState(**meta["state"])
+    was_sharded = bool(meta["optimizer"].get("sharded"))
+    if was_sharded != sharded:
+        how = {
+            True: "with a sharded optimizer (DeepSpeed ZeRO)",
+            False: "without sharding (one process or DDP)",
+        }
+        raise ValueError(
+            f"{path} was written {how[was_sharded]}, this run is {how[sharded]}; resume with the same "
+            "accelerate configuration or start the cell again in a new run_dir"
+        )
+    if sharded and meta["optimizer"]["world_size"] != world:
+        raise ValueError(
+            f"{path} holds optimizer partitions of {meta['optimizer']['world_size']} processes, this run "
+            f"has {world}; resume with accelerate.num_processes={meta['optimizer']['world_size']}"
+        )
     load_trainable(model, load_file(str(path / "trainable.safetensors")))
+    if sharded:
+        saved = load_rank_state(path, rank, optimizer.state_dict())
+        # DeepSpeed's ZeRO optimizer takes every rank's dict and reads its own (index = its rank)
+        optimizer.load_state_dict([saved] * world, load_from_fp32_weights=True)
+        best_file = path / "best.safetensors"
+        return state, (load_file(str(best_file)) if best_file.is_file() else trainable_state(model))
     names = _param_names(model, optimizer)
     index = {n: i for i, n in names.items()}
     if meta["optimizer"]["order"] != [names[i] for i in sorted(names)]:

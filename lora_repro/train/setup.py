@@ -60,9 +60,33 @@ def make_accelerator(cfg: DictConfig):
 
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         AcceleratorState._reset_state(reset_partial_state=True)
-    return Accelerator(
-        mixed_precision=mixed_precision(cfg.train.mixed_precision), cpu=bool(cfg.accelerate.cpu)
-    )
+    # accelerate ignores DeepSpeed when asked for cpu=True (plain gloo DDP instead): under a DeepSpeed
+    # config the device is left to DeepSpeed, whose CPU accelerator takes over where there is no GPU
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
+    cpu = bool(cfg.accelerate.cpu) and not deepspeed
+    acc = Accelerator(mixed_precision=mixed_precision(cfg.train.mixed_precision), cpu=cpu)
+    _fix_cpu_deepspeed_ranks(acc)
+    return acc
+
+
+def _fix_cpu_deepspeed_ranks(acc) -> None:
+    """Under DeepSpeed without a GPU, accelerate initialises the gloo process group but records one
+    process of index 0 on every rank (its CPU branch finds no backend), so every rank would take the
+    same data and write the same files. Take rank and world size from torch.distributed (a no-op
+    wherever accelerate got them right, e.g. on GPUs)."""
+    import torch.distributed as dist
+    from accelerate.state import AcceleratorState, PartialState
+
+    if acc.distributed_type.value != "DEEPSPEED" or not dist.is_initialized():
+        return
+    world, rank = dist.get_world_size(), dist.get_rank()
+    if acc.num_processes != world or acc.process_index != rank:
+        for shared in (
+            PartialState._shared_state,
+            AcceleratorState._shared_state,
+        ):  # the latter copies the former
+            shared["num_processes"], shared["process_index"] = world, rank
+            shared["local_process_index"] = int(os.environ.get("LOCAL_RANK", rank))
 
 
 def method_options(cfg: DictConfig) -> dict[str, Any]:

@@ -50,6 +50,44 @@ def select_key(cfg: DictConfig, cell: Cell) -> tuple[str, str]:
     return tuple(cell.task.select_metric)  # type: ignore[return-value]
 
 
+def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
+    """Fill the DeepSpeed config from the cell (True when running under DeepSpeed); refuse sharded
+    parameters (FSDP, ZeRO-3), which the epoch checkpoints and the sharded evaluation do not support.
+
+    The trainer keeps its own accumulation (it marks the boundary of each global batch), so DeepSpeed
+    sees ``gradient_accumulation_steps=1`` and micro-batches of ``batch_size / grad_accum / world``;
+    clipping moves into DeepSpeed (``gradient_clipping = train.max_grad_norm``).
+    """
+    kind = acc.distributed_type.value
+    if kind == "FSDP":
+        raise ValueError(
+            "accelerate distributed_type=FSDP: FSDP shards the parameters, and the epoch checkpoints, the "
+            "best-epoch restore and the sharded evaluation read whole ones; use DeepSpeed ZeRO-2 "
+            "(configs/accelerate/deepspeed_zero2.yaml) or DDP (configs/accelerate/ddp.yaml)"
+        )
+    if kind != "DEEPSPEED":
+        return False
+    plugin = acc.state.deepspeed_plugin
+    if int(plugin.zero_stage) not in (0, 1, 2):
+        raise ValueError(
+            f"DeepSpeed zero_stage={plugin.zero_stage}: stage 3 shards the parameters, which the epoch "
+            "checkpoints and the sharded evaluation do not support; allowed: 0, 1, 2 "
+            "(configs/accelerate/deepspeed_zero2.yaml)"
+        )
+    t = cfg.train
+    conf = plugin.deepspeed_config
+    conf["train_micro_batch_size_per_gpu"] = int(t.batch_size) // int(t.grad_accum) // world
+    conf["gradient_accumulation_steps"] = 1
+    conf["train_batch_size"] = conf["train_micro_batch_size_per_gpu"] * world
+    conf["gradient_clipping"] = float(t.max_grad_norm) if t.max_grad_norm is not None else 0.0
+    conf.pop("scheduler", None)
+    if "optimizer" in conf:
+        raise ValueError(
+            "the DeepSpeed config names an optimizer; the trainer brings its own AdamW: remove it"
+        )
+    return True
+
+
 def fit(
     cfg: DictConfig, cell: Cell, run_dir: Path, logger
 ) -> tuple[ckpt.TrainState, dict[str, torch.Tensor]]:
@@ -72,18 +110,15 @@ def fit(
     model = cell.model
     optimizer = make_optimizer(cfg, model)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    if acc.distributed_type.value in ("FSDP", "DEEPSPEED"):
-        raise ValueError(
-            f"accelerate distributed_type={acc.distributed_type.value}: the epoch checkpoints and the best-epoch "
-            "restore read unsharded parameters and optimizer state; use DDP (configs/accelerate/ddp.yaml) "
-            "until sharded checkpointing is added"
-        )
+    ds = configure_deepspeed(acc, cfg, world)
     model, optimizer = acc.prepare(model, optimizer)
     inner = acc.unwrap_model(model)
     state, best = ckpt.TrainState(), None
     found = ckpt.epoch_dirs(run_dir)
     if found:
-        state, best = ckpt.load_checkpoint(found[-1][1], inner, optimizer)
+        state, best = ckpt.load_checkpoint(
+            found[-1][1], inner, model.optimizer if ds else optimizer, rank, world, sharded=ds
+        )
     key, mode = select_key(cfg, cell)
     logger.start(
         {"num_processes": world, "device": str(acc.device), "mixed_precision": acc.mixed_precision,
@@ -109,22 +144,31 @@ def fit(
                     k: v.to(acc.device) for k, v in collate(exs, pad, cell.family, cell.regression).items()
                 }
                 sync = j == len(parts) - 1
-                with contextlib.nullcontext() if sync else acc.no_sync(model), acc.autocast():
+                if ds:  # DeepSpeed reduces gradients at the boundary we mark (its own accumulation is off)
+                    model.set_gradient_accumulation_boundary(sync)
+                with contextlib.nullcontext() if sync or ds else acc.no_sync(model), acc.autocast():
                     loss = compute_loss(model, batch, cell, smoothing)
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(
                             f"loss is {loss.item()} at epoch {epoch}, step {state.step + 1} "
                             f"(train.lr={t.lr}); the cell stops without a result"
                         )
-                    acc.backward(loss * (weight * world / n_terms))
+                    scaled = loss * (weight * world / n_terms)
+                    if ds:
+                        model.backward(scaled, scale_wrt_gas=False)
+                    else:
+                        acc.backward(scaled)
                 step_loss += float(loss.detach()) * weight
-            if t.max_grad_norm is not None:
-                acc.clip_grad_norm_(params, float(t.max_grad_norm))
             factor = lr_factor(state.step, warm, total)
             for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                 g["lr"] = lr * factor
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            if ds:
+                model.step()  # clipping (gradient_clipping = train.max_grad_norm), AdamW, zero grad
+            else:
+                if t.max_grad_norm is not None:
+                    acc.clip_grad_norm_(params, float(t.max_grad_norm))
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
             state.step += 1
             ep_loss += step_loss
             ep_n += n_terms
@@ -150,7 +194,11 @@ def fit(
             state.best_epoch, state.best_value = epoch, float(val[key])
             best = ckpt.trainable_state(inner)
         logger.epoch(state.step, record)
-        if cfg.checkpoint.every_epoch and acc.is_main_process:
+        if cfg.checkpoint.every_epoch and ds:  # every rank writes its optimizer partition
+            ckpt.save_sharded_checkpoint(
+                acc, run_dir, inner, model.optimizer, state, best, int(cfg.checkpoint.keep)
+            )
+        elif cfg.checkpoint.every_epoch and acc.is_main_process:
             ckpt.save_checkpoint(run_dir, inner, optimizer, state, best, keep=int(cfg.checkpoint.keep))
         acc.wait_for_everyone()
     if best is None:  # every epoch was already done before this (resumed) session
