@@ -221,7 +221,7 @@ def _pretrain(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool):
         sched.step()
         opt.zero_grad(set_to_none=True)
         loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
-        bar.set_postfix(loss=f"{loss_ema:.3f}")
+        bar.set_postfix(loss=f"{loss_ema:.3f}", refresh=False)
     model.config.lora_repro_pretrain = {"recipe": asdict(recipe), "final_loss": loss_ema}
     return model
 

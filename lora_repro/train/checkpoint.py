@@ -175,6 +175,26 @@ def epoch_dirs(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _write_weights_and_state(
+    directory: Path,
+    model: nn.Module,
+    state: TrainState,
+    best: dict[str, torch.Tensor] | None,
+    optimizer_meta: dict[str, Any],
+) -> None:
+    """What every checkpoint has: the trainable weights, the best epoch's (if not this one), state.json."""
+    save_file(trainable_state(model), str(directory / "trainable.safetensors"))
+    if best is not None and state.best_epoch != state.epoch:
+        save_file(best, str(directory / "best.safetensors"))
+    meta = {"state": state.__dict__, "optimizer": optimizer_meta}
+    (directory / "state.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+
+def _prune(run_dir: Path, keep: int) -> None:
+    for _, old in epoch_dirs(run_dir)[: -max(1, keep)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def save_checkpoint(
     run_dir: Path,
     model: nn.Module,
@@ -188,15 +208,10 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"epoch-{state.epoch}"
     with publish_dir(final) as tmp:
-        save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
-        if best is not None and state.best_epoch != state.epoch:
-            save_file(best, str(tmp / "best.safetensors"))
         opt_tensors, opt_meta = _optimizer_tensors(optimizer, _param_names(model, optimizer))
         save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-        meta = {"state": state.__dict__, "optimizer": opt_meta}
-        (tmp / "state.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
-    for _, old in epoch_dirs(run_dir)[: -max(1, keep)]:
-        shutil.rmtree(old, ignore_errors=True)
+        _write_weights_and_state(tmp, model, state, best, opt_meta)
+    _prune(run_dir, keep)
     return final
 
 
@@ -219,19 +234,12 @@ def save_sharded_checkpoint(
     save_rank_state(staging, accelerator.process_index, optimizer.state_dict())
     accelerator.wait_for_everyone()
     if main:
-        save_file(trainable_state(model), str(staging / "trainable.safetensors"))
-        if best is not None and state.best_epoch != state.epoch:
-            save_file(best, str(staging / "best.safetensors"))
-        meta = {
-            "state": state.__dict__,
-            "optimizer": {"sharded": True, "world_size": accelerator.num_processes},
-        }
-        (staging / "state.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+        sharding = {"sharded": True, "world_size": accelerator.num_processes}
+        _write_weights_and_state(staging, model, state, best, sharding)
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
-        for _, old in epoch_dirs(run_dir)[: -max(1, keep)]:
-            shutil.rmtree(old, ignore_errors=True)
+        _prune(run_dir, keep)
     accelerator.wait_for_everyone()
     return final
 
@@ -266,8 +274,7 @@ def load_checkpoint(
         saved = load_rank_state(path, rank, optimizer.state_dict())
         # DeepSpeed's ZeRO optimizer takes every rank's dict and reads its own (index = its rank)
         optimizer.load_state_dict([saved] * world, load_from_fp32_weights=True)
-        best_file = path / "best.safetensors"
-        return state, (load_file(str(best_file)) if best_file.is_file() else trainable_state(model))
+        return state, _best(path, model)
     names = _param_names(model, optimizer)
     index = {n: i for i, n in names.items()}
     if meta["optimizer"]["order"] != [names[i] for i in sorted(names)]:
@@ -282,6 +289,10 @@ def load_checkpoint(
     for g_old, g_new in zip(sd["param_groups"], meta["optimizer"]["param_groups"], strict=True):
         groups.append({**g_new, "params": g_old["params"]})
     optimizer.load_state_dict({"state": st, "param_groups": groups})
+    return state, _best(path, model)
+
+
+def _best(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The best epoch's weights: best.safetensors, or the (just loaded) weights when this epoch is best."""
     best_file = path / "best.safetensors"
-    best = load_file(str(best_file)) if best_file.is_file() else trainable_state(model)
-    return state, best
+    return load_file(str(best_file)) if best_file.is_file() else trainable_state(model)

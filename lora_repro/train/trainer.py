@@ -174,7 +174,9 @@ def fit(
             ep_n += n_terms
             seen += len(gb)
             rate = seen / max(1e-9, time.perf_counter() - t0)
-            bar.set_postfix(loss=f"{step_loss * world / n_terms:.4f}", ex_s=f"{rate:.0f}")
+            bar.set_postfix(
+                loss=f"{step_loss * world / n_terms:.4f}", ex_s=f"{rate:.0f}", refresh=False
+            )  # redraw at mininterval only
             logger.step(state.step, epoch, step_loss * world / n_terms, base_lrs[0] * factor)
         if world > 1:
             tot = acc.reduce(torch.tensor([ep_loss], dtype=torch.float64, device=acc.device), reduction="sum")

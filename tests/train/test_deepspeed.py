@@ -18,7 +18,6 @@ from lora_repro.train import checkpoint as ckpt
 from lora_repro.train.cell import cell_config, run_cell
 from lora_repro.train.trainer import configure_deepspeed
 
-pytest.importorskip("deepspeed", reason="DeepSpeed is part of the dev extra (make setup)")
 pytestmark = pytest.mark.slow
 ZERO2 = ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_deepspeed_zero2.yaml"]
 
