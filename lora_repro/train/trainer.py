@@ -80,11 +80,11 @@ def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
     conf["gradient_accumulation_steps"] = 1
     conf["train_batch_size"] = conf["train_micro_batch_size_per_gpu"] * world
     conf["gradient_clipping"] = float(t.max_grad_norm) if t.max_grad_norm is not None else 0.0
-    conf.pop("scheduler", None)
-    if "optimizer" in conf:
-        raise ValueError(
-            "the DeepSpeed config names an optimizer; the trainer brings its own AdamW: remove it"
-        )
+    for key, ours in (("optimizer", "AdamW"), ("scheduler", "linear schedule")):
+        if key in conf:
+            raise ValueError(
+                f"the DeepSpeed config names a {key}; the trainer brings its own {ours}: remove it"
+            )
     return True
 
 

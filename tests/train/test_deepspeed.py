@@ -122,7 +122,14 @@ def test_parameter_sharding_is_refused_with_a_clear_error():
     )
     with pytest.raises(ValueError, match="zero_stage=3: stage 3 shards the parameters"):
         configure_deepspeed(zero3, cfg, 2)
-    plugin2 = SimpleNamespace(zero_stage=2, deepspeed_config={"scheduler": {}})
+    with_scheduler = SimpleNamespace(zero_stage=2, deepspeed_config={"scheduler": {"type": "WarmupLR"}})
+    ds_sched = SimpleNamespace(
+        distributed_type=SimpleNamespace(value="DEEPSPEED"),
+        state=SimpleNamespace(deepspeed_plugin=with_scheduler),
+    )
+    with pytest.raises(ValueError, match="names a scheduler; the trainer brings its own linear schedule"):
+        configure_deepspeed(ds_sched, cfg, 2)
+    plugin2 = SimpleNamespace(zero_stage=2, deepspeed_config={})
     zero2 = SimpleNamespace(
         distributed_type=SimpleNamespace(value="DEEPSPEED"), state=SimpleNamespace(deepspeed_plugin=plugin2)
     )
