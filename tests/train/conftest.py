@@ -8,6 +8,10 @@ nothing is pretrained or downloaded.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -104,3 +108,31 @@ def _sst2(roberta_dir, run_dir, *extra: str) -> list[str]:
         "model=roberta-base", "task=sst2", "method=lora", "seed=1", f"model.path={roberta_dir}", f"run_dir={run_dir}",
         *TINY_CELL, *extra,
     ]  # fmt: skip
+
+
+def _kill_in_epoch_two(overrides: list[str], run_dir, timeout: float = 300.0) -> None:
+    """Start ``lora-repro train <overrides>`` (with ``logger.log_every=1``) in its own process group
+    and SIGKILL the whole group once a step of epoch 2 is logged: the kill lands mid-epoch."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lora_repro.cli", "train", *overrides], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    log, deadline = run_dir / "train_log.jsonl", time.time() + timeout
+
+    def in_epoch_two() -> bool:
+        lines = log.read_text().splitlines() if log.is_file() else []
+        return any('"lr"' in x and '"epoch": 2' in x for x in lines)
+
+    try:
+        while not in_epoch_two():
+            assert proc.poll() is None, "the cell ended before epoch 2"
+            assert time.time() < deadline, "no step of epoch 2 logged in time"
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the cell and, under accelerate launch, every rank
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def kill_in_epoch_two():
+    """``kill_in_epoch_two(overrides, run_dir)``: run a cell and SIGKILL it in the middle of epoch 2."""
+    return _kill_in_epoch_two

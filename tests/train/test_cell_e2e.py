@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -85,25 +81,11 @@ def test_nan_loss_stops_without_done(e2e_cell, tmp_path, monkeypatch):
     assert not (run_dir / "DONE").exists() and not (run_dir / "result.json").exists()
 
 
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(done_cell, e2e_cell, tmp_path):
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(done_cell, e2e_cell, kill_in_epoch_two, tmp_path):
     _, reference = done_cell
     run_dir = tmp_path / "killed"
     overrides = e2e_cell(run_dir, "train.num_threads=1", "logger.log_every=1")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lora_repro.cli", "train", *overrides], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    log, deadline = run_dir / "train_log.jsonl", time.time() + 120
-
-    def in_epoch_two() -> bool:  # a step record of epoch 2 exists: the kill lands mid-epoch
-        lines = log.read_text().splitlines() if log.is_file() else []
-        return any('"lr"' in x and '"epoch": 2' in x for x in lines)
-
-    while not in_epoch_two():
-        assert proc.poll() is None, "the cell ended before epoch 2"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_in_epoch_two(overrides, run_dir)
     assert not (run_dir / "DONE").exists() and not (run_dir / "result.json").exists()
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["epoch-1"]
     run_cell(cell_config(overrides))

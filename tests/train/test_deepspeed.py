@@ -4,11 +4,6 @@ per-rank optimizer checkpoints that resume after a SIGKILL, and a clear refusal 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -77,26 +72,12 @@ def test_zero2_with_gradient_accumulation_matches_one_process(one_process, sst2_
         assert e2["validation"]["loss"] == pytest.approx(e1["validation"]["loss"], rel=1e-4)
 
 
-def test_zero2_resumes_after_sigkill_with_the_same_result(sst2_cell, tmp_path):
+def test_zero2_resumes_after_sigkill_with_the_same_result(sst2_cell, kill_in_epoch_two, tmp_path):
     longer = ["train.max_train_examples=320", "train.num_threads=1", "logger.log_every=1", *ZERO2]
     reference = run_cell(cell_config(sst2_cell(tmp_path / "reference", *longer)))
     run_dir = tmp_path / "killed"
     overrides = sst2_cell(run_dir, *longer)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lora_repro.cli", "train", *overrides], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    log, deadline = run_dir / "train_log.jsonl", time.time() + 300
-
-    def in_epoch_two() -> bool:
-        lines = log.read_text().splitlines() if log.is_file() else []
-        return any('"lr"' in x and '"epoch": 2' in x for x in lines)
-
-    while not in_epoch_two():
-        assert proc.poll() is None, "the cell ended before epoch 2"
-        assert time.time() < deadline
-        time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both ranks
-    proc.wait()
+    kill_in_epoch_two(overrides, run_dir)  # the launcher and both ranks
     assert not (run_dir / "DONE").exists() and not (run_dir / "result.json").exists()
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["epoch-1"]
     run_cell(cell_config(overrides))
