@@ -151,7 +151,8 @@ def trainer_resolver(overrides: list[str]) -> tuple[str, dict[str, Any]]:
 def configs_fingerprint(root: Path | None = None) -> str:
     """A hash of everything a cell's resolved config depends on besides its overrides.
 
-    The config files, the code that composes them, and the environment variables they interpolate.
+    The config files, the code that composes and hashes them (with what the tiny identity depends on:
+    pretraining, tokenizer and generators), and the environment variables they interpolate.
     """
     from lora_repro.config import REPO_ROOT, config_dir
 
@@ -161,6 +162,11 @@ def configs_fingerprint(root: Path | None = None) -> str:
     files = [p for p in sorted(config_dir().rglob("*.yaml")) if p.parent not in skip]
     files += [root / "lora_repro" / "config.py"]
     files += sorted((root / "lora_repro" / "train").glob("cell*.py"))
+    # a tiny cell's hash also names its pretrained tiny model and the data generators (cell.py
+    # _tiny_identity): the code behind those must invalidate the cache too
+    pkg = root / "lora_repro"
+    files += [pkg / "models" / "pretrain.py", pkg / "tasks" / "tokenizer.py", pkg / "tasks" / "sources.py"]
+    files += sorted((pkg / "tasks" / "synthetic").glob("*.py"))
     for path in files:
         if path.is_file():
             h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")

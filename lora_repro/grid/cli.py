@@ -154,6 +154,54 @@ def pick_spawn(spawn: str, profile: str, gpus: list[str] | None):  # noqa: ANN20
     return train_command
 
 
+def missing_tiny_models(grid: Grid) -> dict[str, tuple[dict[str, Any], str | None]]:
+    """The tiny models the grid's unfinished cells need and the cache lacks: {directory: (model config,
+    cache dir)}. Cells with ``model.path=`` (a local model) need none."""
+    from lora_repro.models.pretrain import tiny_model_dir
+
+    todo: dict[str, tuple[dict[str, Any], str | None]] = {}
+    if grid.profile != "tiny":
+        return todo
+    for cell in grid.cells:
+        given = dict(o.split("=", 1) for o in cell.overrides if "=" in o)
+        if cell.done or given.get("model.path"):
+            continue
+        model = load_group_file("model", cell.model)
+        if not model.get("tiny"):
+            continue
+        cache = given.get("profile.cache_dir")
+        path = tiny_model_dir(model, cache)
+        if not (path / "config.json").is_file():
+            todo.setdefault(str(path), (model, cache))
+    return todo
+
+
+def _pretrain(args: tuple[dict[str, Any], str | None]) -> str:
+    from lora_repro.models.pretrain import ensure_pretrained
+
+    model, cache = args
+    return str(ensure_pretrained(model, cache, progress=False))
+
+
+def pretrain_first(grid: Grid, jobs: int) -> list[str]:
+    """Tiny profile: pretrain the missing tiny models, up to ``jobs`` at once, before any cell runs.
+
+    Otherwise the first cell of a model pretrains it (up to ~14 minutes) while every other cell of
+    that model waits on its lock and a core idles. Returns the directories it made.
+    """
+    todo = missing_tiny_models(grid)
+    if not todo:
+        return []
+    import multiprocessing
+
+    names = ", ".join(model["name"] for model, _ in todo.values())
+    print(f"pretraining tiny models first ({min(jobs, len(todo))} at a time): {names}", file=sys.stderr)
+    if jobs == 1 or len(todo) == 1:
+        return [_pretrain(args) for args in todo.values()]
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(todo))) as pool:
+        return pool.map(_pretrain, list(todo.values()), chunksize=1)
+
+
 def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | None = None) -> RunReport:  # noqa: ANN001
     """Run the grid's missing cells with the chosen launcher (``extra``: overrides of the SLURM submission)."""
     if own["launcher"] == "slurm":
@@ -162,7 +210,8 @@ def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | Non
         work = Path(own["runs"]) / grid.profile / ".slurm" / f"table{grid.spec.table}"
         return run_slurm(grid.cells, work, [o for o in extra or [] if o.startswith(LAUNCHER_KEYS)])
     jobs, gpus = resolve_jobs(own["launcher"], own["jobs"])
-    if command is None:
+    if command is None:  # the real cells (tests pass fake commands)
+        pretrain_first(grid, jobs)
         command = pick_spawn(own["spawn"], grid.profile, gpus)
     desc = f"table {grid.spec.table} ({grid.profile})"
     return run_cells(

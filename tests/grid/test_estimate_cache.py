@@ -52,3 +52,31 @@ def test_cached_resolver_composes_once_per_fingerprint(tmp_path):
     changed = CachedResolver(inner, path, "fp2")  # a config file changed: everything is resolved again
     changed(["task=sst2", "seed=1"])
     assert len(calls) == 2
+
+
+def test_configs_fingerprint_follows_the_code_behind_the_tiny_identity(tmp_path, monkeypatch):
+    """A tiny cell's hash names its tiny model and data generators: their code must invalidate the cache."""
+    import lora_repro.config
+    from lora_repro.grid.cells import configs_fingerprint
+
+    (tmp_path / "configs" / "model").mkdir(parents=True)
+    (tmp_path / "configs" / "model" / "m.yaml").write_text("name: m\n")
+    monkeypatch.setattr(lora_repro.config, "config_dir", lambda: tmp_path / "configs")
+
+    files = [
+        "lora_repro/config.py", "lora_repro/train/cell.py", "lora_repro/models/pretrain.py",
+        "lora_repro/tasks/tokenizer.py", "lora_repro/tasks/sources.py", "lora_repro/tasks/synthetic/corpus.py",
+        "lora_repro/tasks/synthetic/glue.py", "lora_repro/metrics/other.py",
+    ]  # fmt: skip
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text(f"# {f}\n")
+    base = configs_fingerprint(tmp_path)
+    (tmp_path / "lora_repro/metrics/other.py").write_text("# changed, but no cell hash depends on it\n")
+    assert configs_fingerprint(tmp_path) == base
+    for f in [*files[:-1], "configs/model/m.yaml"]:
+        original = (tmp_path / f).read_text()
+        (tmp_path / f).write_text(original + "CHANGED = 1\n")
+        assert configs_fingerprint(tmp_path) != base, f
+        (tmp_path / f).write_text(original)
+    assert configs_fingerprint(tmp_path) == base
