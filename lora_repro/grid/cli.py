@@ -157,7 +157,7 @@ def pick_spawn(spawn: str, profile: str, gpus: list[str] | None):  # noqa: ANN20
 def missing_tiny_models(grid: Grid) -> dict[str, tuple[dict[str, Any], str | None]]:
     """The tiny models the grid's unfinished cells need and the cache lacks: {directory: (model config,
     cache dir)}. Cells with ``model.path=`` (a local model) need none."""
-    from lora_repro.models.pretrain import tiny_model_dir
+    from lora_repro.models.pretrain import is_pretrained, tiny_model_dir
 
     todo: dict[str, tuple[dict[str, Any], str | None]] = {}
     if grid.profile != "tiny":
@@ -171,7 +171,7 @@ def missing_tiny_models(grid: Grid) -> dict[str, tuple[dict[str, Any], str | Non
             continue
         cache = given.get("profile.cache_dir")
         path = tiny_model_dir(model, cache)
-        if not (path / "config.json").is_file():
+        if not is_pretrained(path):
             todo.setdefault(str(path), (model, cache))
     return todo
 

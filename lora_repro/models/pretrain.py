@@ -102,6 +102,11 @@ def tiny_model_dir(
     return Path(cache_dir or default_cache_dir()) / "models" / f"{cfg['name']}-{digest}"
 
 
+def is_pretrained(path: Path) -> bool:
+    """True when ``path`` holds a finished tiny model (it appears by atomic rename, config.json included)."""
+    return (Path(path) / "config.json").is_file()
+
+
 def _encoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.Random):
     """Yield masked-LM batches forever: one or two documents per sequence."""
     ids = tok(docs, add_special_tokens=False)["input_ids"]
@@ -241,11 +246,11 @@ def ensure_pretrained(
     cfg = _model_cfg(name)
     cache = Path(cache_dir or default_cache_dir())
     final = tiny_model_dir(cfg, cache, **overrides)
-    if (final / "config.json").is_file() and not force:
+    if is_pretrained(final) and not force:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(final) + ".lock"):
-        if (final / "config.json").is_file() and not force:
+        if is_pretrained(final) and not force:
             return final  # another process finished it while we waited
         tok = tiny_tokenizer(cache)
         model = pretrain_model(cfg, tok, recipe_for(cfg, **overrides), progress=progress)
