@@ -94,15 +94,27 @@ def _peft_fields(model: nn.Module) -> dict[str, Any] | None:
     }
 
 
-def save_adapter(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Write what trains (method parameters and a new task head) to ``path`` atomically."""
+def save_adapter(
+    model: nn.Module, path: str | os.PathLike, weights: dict[str, torch.Tensor] | None = None
+) -> Path:
+    """Write what trains (method parameters and a new task head) to ``path`` atomically.
+
+    ``weights``: the trainable tensors by parameter name, when the model's own are not whole (FSDP
+    shards them; the trainer passes the gathered ones).
+    """
     methods = applied_methods(model)
     if not methods:
         raise ValueError("the model has no adaptation method applied; call apply_method first")
     path = Path(path)
-    tensors = {
-        _to_file_key(n): p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad
-    }
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    if weights is None:
+        weights = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    elif sorted(weights) != sorted(trainable):
+        raise ValueError(
+            f"save_adapter: the weights given do not match the model's trainable parameters "
+            f"(missing {sorted(set(trainable) - set(weights))[:3]}, unexpected {sorted(set(weights) - set(trainable))[:3]})"
+        )
+    tensors = {_to_file_key(n): weights[n].detach().cpu().contiguous() for n in trainable}
     config: dict[str, Any] = {
         "lora_repro": {
             "format_version": FORMAT_VERSION,

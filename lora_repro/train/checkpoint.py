@@ -16,8 +16,12 @@ files a user may be handed. The RNG needs no saving: every epoch reseeds from ``
 DeepSpeed ZeRO stages 1 and 2 keep the optimizer state in one partition per rank: each rank then
 writes its own ``optimizer-rank<r>.safetensors`` + ``.json`` (tensors in safetensors, the rest of the
 nested state as JSON; objects that are neither, such as DeepSpeed's loss scaler, are taken from the
-live optimizer on load), and a resume needs the same number of processes. Parameter-sharding
-strategies (FSDP, ZeRO-3) are refused by the trainer with a clear error (docs/training.md).
+live optimizer on load), and a resume needs the same number of processes.
+
+Under FSDP (train/sharding.py) parameters and AdamW moments are DTensors: every rank gathers them
+into whole tensors (collective calls, in the same order on every rank) and rank 0 writes the same
+files as a one-process run, so such a checkpoint resumes on any number of processes; loading cuts
+the whole tensors back into each rank's shard. DeepSpeed ZeRO-3 is refused (docs/training.md).
 
 A checkpoint appears by atomic rename of a finished temporary directory; older ones are removed
 after the new one exists, so a kill at any moment leaves the previous complete checkpoint.
@@ -37,6 +41,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lora_repro.atomic import publish_dir
+from lora_repro.train.sharding import full, shard_like
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
@@ -53,9 +58,9 @@ class TrainState:
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The trainable parameters by name, detached CPU copies."""
+    """The trainable parameters by name, whole detached CPU copies (FSDP: a collective gather)."""
     return {
-        n: p.detach().to("cpu", copy=True).contiguous()
+        n: full(p.detach()).to("cpu", copy=True).contiguous()
         for n, p in model.named_parameters()
         if p.requires_grad
     }
@@ -71,7 +76,7 @@ def load_trainable(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
         )
     with torch.no_grad():
         for n, p in params.items():
-            p.copy_(tensors[n].to(p.dtype))
+            p.copy_(shard_like(tensors[n].to(p.dtype), p))
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) -> tuple[dict, dict]:
@@ -80,7 +85,7 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) 
     for idx, st in sd["state"].items():
         for k, v in st.items():
             t = v if isinstance(v, torch.Tensor) else torch.tensor(v)
-            tensors[f"{names[idx]}::{k}"] = t.detach().to("cpu", copy=True).contiguous()
+            tensors[f"{names[idx]}::{k}"] = full(t.detach()).to("cpu", copy=True).contiguous()
     groups = [{k: v for k, v in g.items() if k != "params"} for g in sd["param_groups"]]
     return tensors, {
         "param_groups": groups,
@@ -177,13 +182,13 @@ def epoch_dirs(run_dir: Path) -> list[tuple[int, Path]]:
 
 def _write_weights_and_state(
     directory: Path,
-    model: nn.Module,
+    weights: dict[str, torch.Tensor],
     state: TrainState,
     best: dict[str, torch.Tensor] | None,
     optimizer_meta: dict[str, Any],
 ) -> None:
     """What every checkpoint has: the trainable weights, the best epoch's (if not this one), state.json."""
-    save_file(trainable_state(model), str(directory / "trainable.safetensors"))
+    save_file(weights, str(directory / "trainable.safetensors"))
     if best is not None and state.best_epoch != state.epoch:
         save_file(best, str(directory / "best.safetensors"))
     meta = {"state": state.__dict__, "optimizer": optimizer_meta}
@@ -202,16 +207,24 @@ def save_checkpoint(
     state: TrainState,
     best: dict[str, torch.Tensor] | None,
     keep: int = 1,
+    accelerator=None,
 ) -> Path:
-    """Write ``checkpoints/epoch-<state.epoch>`` atomically and prune older ones."""
+    """Write ``checkpoints/epoch-<state.epoch>`` atomically and prune older ones.
+
+    ``accelerator`` given (FSDP): every rank calls this, the gathers are collective, rank 0 writes.
+    """
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     final = root / f"epoch-{state.epoch}"
-    with publish_dir(final) as tmp:
-        opt_tensors, opt_meta = _optimizer_tensors(optimizer, _param_names(model, optimizer))
-        save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
-        _write_weights_and_state(tmp, model, state, best, opt_meta)
-    _prune(run_dir, keep)
+    weights = trainable_state(model)
+    opt_tensors, opt_meta = _optimizer_tensors(optimizer, _param_names(model, optimizer))
+    if accelerator is None or accelerator.is_main_process:
+        root.mkdir(parents=True, exist_ok=True)
+        with publish_dir(final) as tmp:
+            save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
+            _write_weights_and_state(tmp, weights, state, best, opt_meta)
+        _prune(run_dir, keep)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
     return final
 
 
@@ -235,7 +248,7 @@ def save_sharded_checkpoint(
     accelerator.wait_for_everyone()
     if main:
         sharding = {"sharded": True, "world_size": accelerator.num_processes}
-        _write_weights_and_state(staging, model, state, best, sharding)
+        _write_weights_and_state(staging, trainable_state(model), state, best, sharding)
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
@@ -280,10 +293,11 @@ def load_checkpoint(
     if meta["optimizer"]["order"] != [names[i] for i in sorted(names)]:
         raise ValueError(f"{path}: optimizer parameters differ from the checkpoint's")
     tensors = load_file(str(path / "optimizer.safetensors"))
+    by_name = dict(model.named_parameters())
     st: dict[int, dict[str, torch.Tensor]] = {}
     for key, t in tensors.items():
         name, _, k = key.rpartition("::")
-        st.setdefault(index[name], {})[k] = t
+        st.setdefault(index[name], {})[k] = shard_like(t, by_name[name])  # FSDP: this rank's shard
     sd = optimizer.state_dict()
     groups = []
     for g_old, g_new in zip(sd["param_groups"], meta["optimizer"]["param_groups"], strict=True):

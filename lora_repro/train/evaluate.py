@@ -1,7 +1,9 @@
 """Evaluation of one epoch: loss and task metrics on validation, generation and metrics on test.
 
 Work is sharded over processes (rank r takes items r, r + world, ...) and gathered back in order,
-so every rank ends with the same numbers.
+so every rank ends with the same numbers. When the parameters themselves are sharded (FSDP), each
+forward pass is a collective: every rank then runs the same number of batches (a rank whose share is
+used up runs a dummy batch and drops its output) and beam search steps until every rank is done.
 """
 
 from __future__ import annotations
@@ -49,6 +51,15 @@ def _shard(items: list, rank: int, world: int) -> list[tuple[int, Any]]:
     return [(i, items[i]) for i in range(rank, len(items), world)]
 
 
+def lockstep_batches(model, n_items: int, batch_size: int, world: int) -> int | None:
+    """How many batches every rank must run when forward passes are collective, else None."""
+    from lora_repro.train.sharding import params_sharded
+
+    if world == 1 or not params_sharded(model):
+        return None
+    return math.ceil(math.ceil(n_items / world) / max(1, batch_size))
+
+
 def _gather(accelerator, pairs: list[tuple[int, Any]], n: int) -> list:
     if accelerator.num_processes > 1:
         from accelerate.utils import gather_object
@@ -75,16 +86,20 @@ def predict(
     """Predictions (encoders: class ids / floats; decoders: none) and the summed loss with its count."""
     model.eval()
     device = accelerator.device
-    mine = _shard(examples, accelerator.process_index, accelerator.num_processes)
+    world = accelerator.num_processes
+    mine = _shard(examples, accelerator.process_index, world)
+    chunks = [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]
+    n_batches = lockstep_batches(model, len(examples), batch_size, world) or len(chunks)
     results: list[tuple[int, Any]] = []
     total, count = 0.0, 0
-    for i in range(0, len(mine), batch_size):
-        chunk = mine[i : i + batch_size]
-        batch = {
-            k: v.to(device) for k, v in collate([e for _, e in chunk], pad_id, family, regression).items()
-        }
+    for b in range(n_batches):
+        chunk = chunks[b] if b < len(chunks) else []
+        exs = [e for _, e in chunk] or examples[:1]  # a dummy batch keeps the collectives in step
+        batch = {k: v.to(device) for k, v in collate(exs, pad_id, family, regression).items()}
         with accelerator.autocast():
             logits = forward(model, batch, family, prefix)
+        if not chunk:
+            continue
         total += float(loss_sum(logits, batch["labels"], family, regression, 0.0))
         count += sum(e.n_targets for _, e in chunk)
         if family == "encoder":
@@ -131,9 +146,12 @@ def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) 
     longest = max([len(tokenizer(" " + n, add_special_tokens=False)["input_ids"]) for n in names] or [4])
     beam = BeamConfig(beam_size=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=longest + 1)
     max_prompt = max(1, int(cfg.train.max_length) - beam.max_new_tokens)
-    mine = _shard(items, accelerator.process_index, accelerator.num_processes)
+    world, bs = accelerator.num_processes, int(cfg.eval.batch_size)
+    mine = _shard(items, accelerator.process_index, world)
     prompts = [prompt_ids(it["text"], tokenizer, max_prompt) for _, it in mine]
-    texts = generate_texts(model, tokenizer, prompts, beam, int(cfg.eval.batch_size))
+    texts = generate_texts(
+        model, tokenizer, prompts, beam, bs, lockstep=lockstep_batches(model, len(items), bs, world)
+    )
     texts = _gather(accelerator, [(i, t) for (i, _), t in zip(mine, texts, strict=True)], len(items))
     if task.kind == "regression":
         preds = []
@@ -170,9 +188,11 @@ def generate_groups(accelerator, model, tokenizer, groups: list[dict], cfg, bar=
         int(g.beam_size), float(g.length_penalty), int(g.no_repeat_ngram_size), int(g.max_new_tokens)
     )
     max_prompt = max(1, int(cfg.train.max_length) - beam.max_new_tokens)
-    mine = _shard(groups, accelerator.process_index, accelerator.num_processes)
+    world, bs = accelerator.num_processes, int(g.batch_size)
+    mine = _shard(groups, accelerator.process_index, world)
     prompts = [prompt_ids(gr["text"], tokenizer, max_prompt) for _, gr in mine]
-    texts = generate_texts(model, tokenizer, prompts, beam, int(g.batch_size), progress=bar)
+    lockstep = lockstep_batches(model, len(groups), bs, world)
+    texts = generate_texts(model, tokenizer, prompts, beam, bs, progress=bar, lockstep=lockstep)
     return _gather(accelerator, [(i, t) for (i, _), t in zip(mine, texts, strict=True)], len(groups))
 
 

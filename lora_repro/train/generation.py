@@ -54,10 +54,17 @@ def _banned(history: torch.Tensor, n: int) -> list[list[int]]:
 
 @torch.no_grad()
 def beam_search(
-    model, prompts: list[list[int]], eos_id: int, pad_id: int, cfg: BeamConfig
+    model, prompts: list[list[int]], eos_id: int, pad_id: int, cfg: BeamConfig, lockstep: bool = False
 ) -> list[list[int]]:
-    """Decode each prompt (token ids, context x + separator); returns the generated ids without EOS."""
+    """Decode each prompt (token ids, context x + separator); returns the generated ids without EOS.
+
+    ``lockstep`` (parameters sharded across ranks, every forward pass a collective): keep stepping
+    until every rank's batch is done. A batch that is done already gains nothing from more steps (its
+    inputs take no new candidates), so the outputs are those of stopping early.
+    """
     from transformers import DynamicCache
+
+    from lora_repro.train.sharding import all_ranks
 
     if cfg.beam_size < 1 or cfg.max_new_tokens < 1:
         raise ValueError(
@@ -104,7 +111,10 @@ def beam_search(
         beam_scores[finished] = float("-inf")
         bound = beam_scores.max(dim=1).values.cpu() / max_den
         done |= (best_score > float("-inf")) & (best_score >= bound)
-        if bool(done.all()) or step + 1 == cfg.max_new_tokens:
+        stop = bool(done.all())
+        if lockstep:
+            stop = all_ranks(stop, device)
+        if stop or step + 1 == cfg.max_new_tokens:
             break
         cache.reorder_cache(flat_src)
         mask = torch.cat([mask[flat_src], mask.new_ones(B * K, 1)], dim=1)
@@ -133,16 +143,31 @@ def beam_search(
 
 
 def generate_texts(
-    model, tokenizer, prompts: list[list[int]], cfg: BeamConfig, batch_size: int, progress=None
+    model,
+    tokenizer,
+    prompts: list[list[int]],
+    cfg: BeamConfig,
+    batch_size: int,
+    progress=None,
+    lockstep: int | None = None,
 ) -> list[str]:
-    """Beam-search every prompt in batches; decoded, stripped strings in prompt order."""
+    """Beam-search every prompt in batches; decoded, stripped strings in prompt order.
+
+    ``lockstep``: the number of batches every rank runs when the parameters are sharded (FSDP); a rank
+    whose prompts are used up decodes a one-token dummy prompt and drops the output.
+    """
     model.eval()
     texts: list[str] = []
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    for i in range(0, len(prompts), max(1, batch_size)):
-        chunk = prompts[i : i + batch_size]
-        for seq in beam_search(model, chunk, eos, pad, cfg):
+    size = max(1, batch_size)
+    chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
+    for b in range(len(chunks) if lockstep is None else max(lockstep, len(chunks))):
+        chunk = chunks[b] if b < len(chunks) else []
+        seqs = beam_search(model, chunk or [[eos]], eos, pad, cfg, lockstep=lockstep is not None)
+        if not chunk:
+            continue
+        for seq in seqs:
             texts.append(tokenizer.decode(seq, skip_special_tokens=True).strip())
         if progress is not None:
             progress.update(len(chunk))

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from lora_repro.train.data import Example, encode, subset
+from lora_repro.train.sharding import FsdpSettings, fsdp_settings
 
 
 class TrainingDiverged(RuntimeError):
@@ -39,6 +40,7 @@ class Cell:
     source: str
     val_items: list[dict] | None = None  # decoder classification: prompts + labels (generated labels)
     test_items: list[dict] | None = None
+    fsdp: FsdpSettings | None = None  # the trainer shards the model (train/sharding.py)
 
 
 def mixed_precision(value: str) -> str:
@@ -54,19 +56,34 @@ def mixed_precision(value: str) -> str:
 
 
 def make_accelerator(cfg: DictConfig):
-    """An Accelerator for this process (state reset first when running in-process, single rank)."""
+    """An Accelerator for this process (state reset first when running in-process, single rank), and
+    the FSDP settings of an FSDP accelerate config (None otherwise).
+
+    Under FSDP the trainer shards the model itself (train/sharding.py), so accelerate is told to run
+    plain data parallel. Without a GPU the processes use gloo (``cpu=True``): accelerate would
+    otherwise start every process as an independent rank 0 of a world of one.
+    """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         AcceleratorState._reset_state(reset_partial_state=True)
+    precision = mixed_precision(cfg.train.mixed_precision)
+    fsdp = fsdp_settings()
+    if fsdp is not None:
+        if precision == "fp16":
+            raise ValueError(
+                "train.mixed_precision=fp16 under FSDP: the trainer's FSDP has no sharded loss scaler; "
+                "allowed: bf16, no"
+            )
+        os.environ["ACCELERATE_USE_FSDP"] = "false"
     # accelerate ignores DeepSpeed when asked for cpu=True (plain gloo DDP instead): under a DeepSpeed
     # config the device is left to DeepSpeed, whose CPU accelerator takes over where there is no GPU
     deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-    cpu = bool(cfg.accelerate.cpu) and not deepspeed
-    acc = Accelerator(mixed_precision=mixed_precision(cfg.train.mixed_precision), cpu=cpu)
+    cpu = (bool(cfg.accelerate.cpu) or not torch.cuda.is_available()) and not deepspeed
+    acc = Accelerator(mixed_precision=precision, cpu=cpu)
     _fix_cpu_deepspeed_ranks(acc)
-    return acc
+    return acc, fsdp
 
 
 def _fix_cpu_deepspeed_ranks(acc) -> None:
@@ -141,7 +158,7 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
 
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
-    accelerator = make_accelerator(cfg)
+    accelerator, fsdp = make_accelerator(cfg)
     task = make_task(cfg)
     family = cfg.model.kind
     if family not in ("encoder", "decoder"):
@@ -181,7 +198,7 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
         raise ValueError(f"task {task.name}: the training split is empty")
     return Cell(
         accelerator, task, model, tok, family, regression, hasattr(model, "prefix_tuning"), params,
-        train, val, test, groups, loaded.source, val_items, test_items,
+        train, val, test, groups, loaded.source, val_items, test_items, fsdp,
     )  # fmt: skip
 
 

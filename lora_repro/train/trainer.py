@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lora_repro.train import checkpoint as ckpt
+from lora_repro.train import sharding
 from lora_repro.train.data import collate, epoch_order, global_batches, micro_batches
 from lora_repro.train.evaluate import (
     decoder_labels,
@@ -51,28 +52,22 @@ def select_key(cfg: DictConfig, cell: Cell) -> tuple[str, str]:
 
 
 def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
-    """Fill the DeepSpeed config from the cell (True when running under DeepSpeed); refuse sharded
-    parameters (FSDP, ZeRO-3), which the epoch checkpoints and the sharded evaluation do not support.
+    """Fill the DeepSpeed config from the cell (True when running under DeepSpeed); refuse ZeRO-3,
+    whose partitioned parameters the checkpoints and the evaluation do not handle (FSDP does).
 
     The trainer keeps its own accumulation (it marks the boundary of each global batch), so DeepSpeed
     sees ``gradient_accumulation_steps=1`` and micro-batches of ``batch_size / grad_accum / world``;
     clipping moves into DeepSpeed (``gradient_clipping = train.max_grad_norm``).
     """
-    kind = acc.distributed_type.value
-    if kind == "FSDP":
-        raise ValueError(
-            "accelerate distributed_type=FSDP: FSDP shards the parameters, and the epoch checkpoints, the "
-            "best-epoch restore and the sharded evaluation read whole ones; use DeepSpeed ZeRO-2 "
-            "(configs/accelerate/deepspeed_zero2.yaml) or DDP (configs/accelerate/ddp.yaml)"
-        )
-    if kind != "DEEPSPEED":
+    if acc.distributed_type.value != "DEEPSPEED":
         return False
     plugin = acc.state.deepspeed_plugin
     if int(plugin.zero_stage) not in (0, 1, 2):
         raise ValueError(
-            f"DeepSpeed zero_stage={plugin.zero_stage}: stage 3 shards the parameters, which the epoch "
-            "checkpoints and the sharded evaluation do not support; allowed: 0, 1, 2 "
-            "(configs/accelerate/deepspeed_zero2.yaml)"
+            f"DeepSpeed zero_stage={plugin.zero_stage}: stage 3 partitions the parameters, which the "
+            "trainer's checkpoints and evaluation do not handle under DeepSpeed; allowed: 0, 1, 2 "
+            "(configs/accelerate/deepspeed_zero2.yaml), or shard parameters with FSDP "
+            "(configs/accelerate/fsdp.yaml)"
         )
     t = cfg.train
     conf = plugin.deepspeed_config
@@ -86,6 +81,25 @@ def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
                 f"the DeepSpeed config names a {key}; the trainer brings its own {ours}: remove it"
             )
     return True
+
+
+def parallel_kind(acc, ds: bool, fsdp: bool, world: int) -> str:
+    """How the cell's processes share the work: none, ddp, fsdp, or deepspeed-zero<stage>."""
+    if fsdp:
+        return "fsdp"
+    if ds:
+        return f"deepspeed-zero{int(acc.state.deepspeed_plugin.zero_stage)}"
+    return "ddp" if world > 1 else "none"
+
+
+def shard_model(model, settings: sharding.FsdpSettings) -> None:
+    """FSDP: record the base model's fingerprint for the adapter (read from the whole embedding,
+    before sharding cuts it), then shard the model in place."""
+    from lora_repro.methods.io import BASE_FINGERPRINT_ATTR, base_fingerprint
+
+    if getattr(model, BASE_FINGERPRINT_ATTR, None) is None:
+        setattr(model, BASE_FINGERPRINT_ATTR, base_fingerprint(model))
+    sharding.apply_fsdp(model, settings)
 
 
 def fit(
@@ -108,10 +122,14 @@ def fit(
     total = epochs * steps_per_epoch
     warm = warmup_steps(cfg, total, cell.train)
     model = cell.model
+    fsdp = cell.fsdp is not None
+    if fsdp:  # shard first: the optimizer must hold the sharded (DTensor) parameters
+        shard_model(model, cell.fsdp)
     optimizer = make_optimizer(cfg, model)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     ds = configure_deepspeed(acc, cfg, world)
-    model, optimizer = acc.prepare(model, optimizer)
+    if not fsdp:
+        model, optimizer = acc.prepare(model, optimizer)
     inner = acc.unwrap_model(model)
     state, best = ckpt.TrainState(), None
     found = ckpt.epoch_dirs(run_dir)
@@ -121,7 +139,8 @@ def fit(
         )
     key, mode = select_key(cfg, cell)
     logger.start(
-        {"num_processes": world, "device": str(acc.device), "mixed_precision": acc.mixed_precision,
+        {"num_processes": world, "parallel": parallel_kind(acc, ds, fsdp, world),
+         "device": str(acc.device), "mixed_precision": acc.mixed_precision,
          "resumed_from_epoch": state.epoch, "steps_per_epoch": steps_per_epoch, "warmup_steps": warm}
     )  # fmt: skip
     pad = cell.tokenizer.pad_token_id
@@ -146,7 +165,9 @@ def fit(
                 sync = j == len(parts) - 1
                 if ds:  # DeepSpeed reduces gradients at the boundary we mark (its own accumulation is off)
                     model.set_gradient_accumulation_boundary(sync)
-                with contextlib.nullcontext() if sync or ds else acc.no_sync(model), acc.autocast():
+                if fsdp:  # reduce-scatter the gradients once, after the last micro-batch
+                    model.set_requires_gradient_sync(sync)
+                with contextlib.nullcontext() if sync or ds or fsdp else acc.no_sync(model), acc.autocast():
                     loss = compute_loss(model, batch, cell, smoothing)
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(
@@ -165,7 +186,9 @@ def fit(
             if ds:
                 model.step()  # clipping (gradient_clipping = train.max_grad_norm), AdamW, zero grad
             else:
-                if t.max_grad_norm is not None:
+                if t.max_grad_norm is not None and fsdp:
+                    sharding.clip_grad_norm_(params, float(t.max_grad_norm))
+                elif t.max_grad_norm is not None:
                     acc.clip_grad_norm_(params, float(t.max_grad_norm))
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -200,6 +223,8 @@ def fit(
             ckpt.save_sharded_checkpoint(
                 acc, run_dir, inner, model.optimizer, state, best, int(cfg.checkpoint.keep)
             )
+        elif cfg.checkpoint.every_epoch and fsdp:  # every rank gathers, rank 0 writes
+            ckpt.save_checkpoint(run_dir, inner, optimizer, state, best, int(cfg.checkpoint.keep), acc)
         elif cfg.checkpoint.every_epoch and acc.is_main_process:
             ckpt.save_checkpoint(run_dir, inner, optimizer, state, best, keep=int(cfg.checkpoint.keep))
         acc.wait_for_everyone()

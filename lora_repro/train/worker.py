@@ -88,7 +88,7 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None = None) -> dict[st
         inner = acc.unwrap_model(cell.model)
         ckpt.load_trainable(inner, best)
         if acc.is_main_process:
-            save_adapter(inner, run_dir / "adapter")
+            save_adapter(inner, run_dir / "adapter", weights=best)  # whole tensors, also under FSDP
         test, rows = test_metrics(cfg, cell)
         best_rec = next(h for h in state.history if h["epoch"] == state.best_epoch)
         result = {

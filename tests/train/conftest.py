@@ -51,8 +51,7 @@ def tokenizer(cache_dir):
     return tiny_tokenizer(cache_dir)
 
 
-@pytest.fixture(scope="session")
-def gpt2_dir(tmp_path_factory, tokenizer):
+def _save_gpt2(path, tokenizer, eos_scale: float = 1.0, **config):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -60,11 +59,28 @@ def gpt2_dir(tmp_path_factory, tokenizer):
     cfg = GPT2Config(
         vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        **config,
     )  # fmt: skip
-    path = tmp_path_factory.mktemp("gpt2_local")
-    GPT2LMHeadModel(cfg).save_pretrained(path)
+    model = GPT2LMHeadModel(cfg)
+    with torch.no_grad():  # a longer EOS embedding (tied to the output): some beams end early
+        model.transformer.wte.weight[tokenizer.eos_token_id] *= eos_scale
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory, tokenizer):
+    return _save_gpt2(tmp_path_factory.mktemp("gpt2_local"), tokenizer)
+
+
+@pytest.fixture(scope="session")
+def gpt2_no_dropout_dir(tmp_path_factory, tokenizer):
+    """Without dropout, 1 and 2 processes compute the same updates (dropout masks come from each
+    rank's own random stream); its EOS embedding is 5x longer, so decoded outputs end at different
+    steps (a random GPT-2 otherwise never emits EOS)."""
+    path = tmp_path_factory.mktemp("gpt2_no_dropout")
+    return _save_gpt2(path, tokenizer, eos_scale=1.5, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +104,12 @@ def roberta_dir(tmp_path_factory, tokenizer):
 def e2e_cell(gpt2_dir):
     """Overrides of a tiny E2E LoRA cell on the local GPT-2: ``e2e_cell(run_dir, *extra)``."""
     return lambda run_dir, *extra: _e2e(gpt2_dir, run_dir, *extra)
+
+
+@pytest.fixture(scope="session")
+def e2e_cell_no_dropout(gpt2_no_dropout_dir):
+    """``e2e_cell`` on a GPT-2 without dropout, LoRA dropout off too."""
+    return lambda run_dir, *extra: _e2e(gpt2_no_dropout_dir, run_dir, "method.dropout=0", *extra)
 
 
 @pytest.fixture(scope="session")

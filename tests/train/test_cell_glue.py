@@ -40,6 +40,7 @@ def test_two_processes_match_one(single, sst2_cell, tmp_path):
     one, two = _result(single), _result(run_dir)
     starts = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if '"start"' in x]
     assert [s["num_processes"] for s in starts] == [2]  # rank 0 alone writes the log
+    assert [s["parallel"] for s in starts] == ["ddp"]
     assert two["config_hash"] == one["config_hash"]  # where a cell runs does not change what it is
     for e1, e2 in zip(one["epochs"], two["epochs"], strict=True):
         assert e2["train_loss"] == pytest.approx(e1["train_loss"], rel=1e-4)

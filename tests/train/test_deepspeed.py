@@ -1,5 +1,5 @@
 """DeepSpeed ZeRO-2 through `accelerate launch` on two CPU processes: same result as one process,
-per-rank optimizer checkpoints that resume after a SIGKILL, and a clear refusal of FSDP / ZeRO-3."""
+per-rank optimizer checkpoints that resume after a SIGKILL, and a clear refusal of ZeRO-3."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def test_zero2_on_two_processes_matches_one_process(one_process, zero2):
     assert two["config_hash"] == one["config_hash"]
     starts = [json.loads(x) for x in (zero2 / "train_log.jsonl").read_text().splitlines() if '"start"' in x]
     assert [s["num_processes"] for s in starts] == [2]  # rank 0 alone writes, and knows there are two
+    assert [s["parallel"] for s in starts] == ["deepspeed-zero2"]
     for e1, e2 in zip(one["epochs"], two["epochs"], strict=True):
         assert e2["train_loss"] == pytest.approx(e1["train_loss"], rel=1e-4)
         assert e2["validation"]["loss"] == pytest.approx(e1["validation"]["loss"], rel=1e-4)
@@ -92,16 +93,15 @@ def test_sharded_checkpoint_needs_the_same_number_of_processes(zero2):
         ckpt.load_checkpoint(path, torch.nn.Linear(1, 1), None)
 
 
-def test_parameter_sharding_is_refused_with_a_clear_error():
+def test_zero3_and_a_deepspeed_scheduler_are_refused_with_a_clear_error():
     cfg = SimpleNamespace(train=SimpleNamespace(batch_size=8, grad_accum=1, max_grad_norm=1.0))
-    fsdp = SimpleNamespace(distributed_type=SimpleNamespace(value="FSDP"))
-    with pytest.raises(ValueError, match="distributed_type=FSDP: FSDP shards the parameters"):
-        configure_deepspeed(fsdp, cfg, 2)
     plugin = SimpleNamespace(zero_stage=3, deepspeed_config={})
     zero3 = SimpleNamespace(
         distributed_type=SimpleNamespace(value="DEEPSPEED"), state=SimpleNamespace(deepspeed_plugin=plugin)
     )
-    with pytest.raises(ValueError, match="zero_stage=3: stage 3 shards the parameters"):
+    with pytest.raises(
+        ValueError, match="zero_stage=3: stage 3 partitions the parameters.*configs/accelerate/fsdp.yaml"
+    ):
         configure_deepspeed(zero3, cfg, 2)
     with_scheduler = SimpleNamespace(zero_stage=2, deepspeed_config={"scheduler": {"type": "WarmupLR"}})
     ds_sched = SimpleNamespace(

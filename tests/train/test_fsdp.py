@@ -1,0 +1,180 @@
+"""FSDP (the trainer's FSDP2) through `accelerate launch` on two CPU processes: the same result as
+one process for LoRA and full fine-tuning, beam search in lockstep, checkpoints of whole tensors that
+resume after a SIGKILL on two processes and on one, and one-line refusals of what it cannot honour."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lora_repro.train import checkpoint as ckpt
+from lora_repro.train.cell import cell_config, run_cell
+from lora_repro.train.generation import BeamConfig, generate_texts
+from lora_repro.train.sharding import FsdpSettings, apply_fsdp, fsdp_settings
+
+FSDP = ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml"]
+# odd validation/test counts and small eval batches: the two ranks get different numbers of inputs,
+# so evaluation must pad to the same number of (collective) forward passes
+UNEVEN = ["train.num_threads=1", "eval.max_validation_examples=31", "eval.batch_size=4"]
+
+
+def _result(run_dir):
+    return json.loads((run_dir / "result.json").read_text())
+
+
+def _starts(run_dir):
+    return [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if '"start"' in x]
+
+
+def _assert_same_run(one: dict, two: dict, rel: float = 1e-4) -> None:
+    assert two["config_hash"] == one["config_hash"]
+    assert len(two["epochs"]) == len(one["epochs"])
+    for e1, e2 in zip(one["epochs"], two["epochs"], strict=True):
+        assert e2["train_loss"] == pytest.approx(e1["train_loss"], rel=rel)
+        for key, value in e1["validation"].items():
+            assert e2["validation"][key] == pytest.approx(value, rel=rel, abs=1e-9), key
+    assert two["best_epoch"] == one["best_epoch"]
+    assert two["test"] == pytest.approx(one["test"], rel=rel, abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["lora", "ft"])
+def test_fsdp_on_two_processes_matches_one_process(sst2_cell, tmp_path, method):
+    """LoRA (frozen base, sharded with the trainable matrices) and full fine-tuning (grad_accum=2:
+    gradients reduce-scattered once per step), against the same cell in one process."""
+    extra = [f"method={method}", *UNEVEN, "checkpoint.keep_after_done=true"]
+    if method == "ft":
+        extra.append("train.grad_accum=2")
+    one = run_cell(cell_config(sst2_cell(tmp_path / "one", *extra)))
+    two = run_cell(cell_config(sst2_cell(tmp_path / "fsdp", *extra, *FSDP)))
+    assert [(s["num_processes"], s["parallel"]) for s in _starts(two)] == [(2, "fsdp")]
+    _assert_same_run(_result(one), _result(two))
+    # checkpoints and the adapter hold whole tensors, in the same files as the one-process run's
+    c1, c2 = ckpt.epoch_dirs(one)[-1][1], ckpt.epoch_dirs(two)[-1][1]
+    assert sorted(p.name for p in c2.iterdir()) == sorted(p.name for p in c1.iterdir())
+    for name in ("trainable.safetensors", "optimizer.safetensors"):
+        t1, t2 = load_file(str(c1 / name)), load_file(str(c2 / name))
+        assert set(t2) == set(t1)
+        for k in t1:
+            assert t2[k].shape == t1[k].shape, k
+            torch.testing.assert_close(t2[k], t1[k], rtol=1e-3, atol=1e-5)
+    meta1, meta2 = (json.loads((c / "state.json").read_text())["optimizer"] for c in (c1, c2))
+    assert meta2["order"] == meta1["order"]
+    a1 = load_file(str(one / "adapter" / "adapter_model.safetensors"))
+    a2 = load_file(str(two / "adapter" / "adapter_model.safetensors"))
+    assert set(a2) == set(a1) and all(a2[k].shape == a1[k].shape for k in a1)
+    cfg1 = json.loads((one / "adapter" / "adapter_config.json").read_text())["lora_repro"]
+    cfg2 = json.loads((two / "adapter" / "adapter_config.json").read_text())["lora_repro"]
+    assert cfg2["base_fingerprint"] == cfg1["base_fingerprint"]  # read before sharding cut the embedding
+
+
+@pytest.mark.slow
+def test_fsdp_beam_search_matches_one_process(e2e_cell_no_dropout, tmp_path):
+    """E2E generation: every forward pass is collective, so beam search steps until both ranks are
+    done; the decoded test outputs are the one-process run's."""
+    extra = ["train.num_threads=1", "eval.max_test_examples=5", "generation.batch_size=2"]
+    one = run_cell(cell_config(e2e_cell_no_dropout(tmp_path / "one", *extra)))
+    two = run_cell(cell_config(e2e_cell_no_dropout(tmp_path / "fsdp", *extra, *FSDP)))
+    assert [s["parallel"] for s in _starts(two)] == ["fsdp"]
+    _assert_same_run(_result(one), _result(two))
+
+    def predictions(run_dir):
+        return [
+            json.loads(x)["prediction"] for x in (run_dir / "predictions_test.jsonl").read_text().splitlines()
+        ]
+
+    assert predictions(two) == predictions(one)
+    lengths = [len(p.split()) for p in predictions(one)]
+    assert len(lengths) == 5 and len(set(lengths)) > 1  # beams ended at different steps
+
+
+@pytest.mark.slow
+def test_fsdp_resumes_after_sigkill_on_two_processes_and_on_one(sst2_cell, kill_in_epoch_two, tmp_path):
+    longer = ["train.max_train_examples=320", "logger.log_every=1", *UNEVEN]
+    reference = run_cell(cell_config(sst2_cell(tmp_path / "reference", *longer, *FSDP)))
+    killed = tmp_path / "killed"
+    kill_in_epoch_two(sst2_cell(killed, *longer, *FSDP), killed)  # the launcher and both ranks
+    assert not (killed / "DONE").exists() and not (killed / "result.json").exists()
+    assert [p.name for p in (killed / "checkpoints").iterdir()] == ["epoch-1"]
+    on_one = tmp_path / "on_one"
+    shutil.copytree(killed, on_one)
+    run_cell(cell_config(sst2_cell(killed, *longer, *FSDP)))
+    ref, res = _result(reference), _result(killed)
+    assert (res["epochs"], res["validation"], res["test"], res["best_epoch"]) == (
+        ref["epochs"], ref["validation"], ref["test"], ref["best_epoch"],
+    )  # fmt: skip
+    # the checkpoint holds whole tensors: one process takes over where two left off
+    run_cell(cell_config(sst2_cell(on_one, *longer)))
+    assert [s["resumed_from_epoch"] for s in _starts(on_one)][-1] == 1
+    _assert_same_run(ref, _result(on_one))
+
+
+def test_generate_texts_in_lockstep_runs_extra_batches_and_keeps_the_outputs(tokenizer):
+    """A rank with fewer prompts than the others runs dummy batches (forward calls every rank must
+    make) and returns the same texts as without lockstep."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                     bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    model = GPT2LMHeadModel(cfg).eval()
+    calls = []
+    model.register_forward_hook(lambda m, args, out: calls.append(1))
+    prompts = [tokenizer("name : x", add_special_tokens=False)["input_ids"]] * 3
+    beam = BeamConfig(beam_size=2, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=4)
+    plain = generate_texts(model, tokenizer, prompts, beam, 2)
+    plain_calls = len(calls)
+    calls.clear()
+    stepped = generate_texts(model, tokenizer, prompts, beam, 2, lockstep=4)
+    assert stepped == plain and len(stepped) == 3
+    assert len(calls) > plain_calls  # two dummy batches decoded (and dropped)
+
+
+ENV = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"}
+
+
+def test_fsdp_settings_read_the_accelerate_config():
+    assert fsdp_settings({}) is None
+    assert fsdp_settings({"ACCELERATE_USE_FSDP": "false", "FSDP_VERSION": "1"}) is None
+    s = fsdp_settings({**ENV, "FSDP_RESHARD_AFTER_FORWARD": "false",
+                       "FSDP_TRANSFORMER_CLS_TO_WRAP": "GPT2Block, RobertaLayer"})  # fmt: skip
+    assert s == FsdpSettings(reshard_after_forward=False, wrap_policy="TRANSFORMER_BASED_WRAP",
+                             layer_classes=("GPT2Block", "RobertaLayer"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"FSDP_VERSION": "1"}, "fsdp_version=1: .* allowed: 2"),
+        ({"FSDP_OFFLOAD_PARAMS": "true"}, "fsdp_config.fsdp_offload_params=true .* allowed: false"),
+        ({"FSDP_ACTIVATION_CHECKPOINTING": "true"}, "activation checkpointing"),
+        ({"FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}, "fsdp_cpu_ram_efficient_loading=true"),
+        ({"FSDP_STATE_DICT_TYPE": "SHARDED_STATE_DICT"}, "SHARDED_STATE_DICT.*allowed: FULL_STATE_DICT"),
+        ({"FSDP_AUTO_WRAP_POLICY": "SIZE_BASED_WRAP"}, "SIZE_BASED_WRAP.*TRANSFORMER_BASED_WRAP"),
+        ({"FSDP_RESHARD_AFTER_FORWARD": "maybe"}, "FSDP_RESHARD_AFTER_FORWARD='maybe'; allowed: true, false"),
+    ],
+)
+def test_fsdp_settings_refuse_what_the_trainer_cannot_honour(extra, message):
+    with pytest.raises(ValueError, match=message):
+        fsdp_settings({**ENV, **extra})
+
+
+def test_wrapping_unknown_layer_classes_is_refused():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"\['NoSuchBlock'\] matches no module of Sequential"):
+        apply_fsdp(model, FsdpSettings(layer_classes=("NoSuchBlock",)))
+
+
+def test_fp16_under_fsdp_is_refused(monkeypatch):
+    from lora_repro.train.setup import make_accelerator
+
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    cfg = SimpleNamespace(train=SimpleNamespace(mixed_precision="fp16"), accelerate=SimpleNamespace(cpu=True))
+    with pytest.raises(ValueError, match="train.mixed_precision=fp16 under FSDP.*allowed: bf16, no"):
+        make_accelerator(cfg)
