@@ -13,7 +13,7 @@ No pickle anywhere: accelerate's ``save_state`` writes the optimizer and RNG sta
 ``torch.save`` and loads them with ``weights_only=False``, which the project's rules forbid for
 files a user may be handed. The RNG needs no saving: every epoch reseeds from ``(seed, epoch, rank)``.
 
-DeepSpeed ZeRO stages 1 and 2 keep the optimizer state in one partition per rank: each rank then
+DeepSpeed ZeRO (stages 1-3) keeps the optimizer state in one partition per rank: each rank then
 writes its own ``optimizer-rank<r>.safetensors`` + ``.json`` (tensors in safetensors, the rest of the
 nested state as JSON; objects that are neither, such as DeepSpeed's loss scaler, are taken from the
 live optimizer on load), and a resume needs the same number of processes.
@@ -21,7 +21,9 @@ live optimizer on load), and a resume needs the same number of processes.
 Under FSDP (train/sharding.py) parameters and AdamW moments are DTensors: every rank gathers them
 into whole tensors (collective calls, in the same order on every rank) and rank 0 writes the same
 files as a one-process run, so such a checkpoint resumes on any number of processes; loading cuts
-the whole tensors back into each rank's shard. DeepSpeed ZeRO-3 is refused (docs/training.md).
+the whole tensors back into each rank's shard. Under DeepSpeed ZeRO-3 the trainable parameters are
+gathered the same way (``GatheredParameters``) and the optimizer partitions are saved per rank as
+for ZeRO-1/2.
 
 A checkpoint appears by atomic rename of a finished temporary directory; older ones are removed
 after the new one exists, so a kill at any moment leaves the previous complete checkpoint.
@@ -41,7 +43,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from lora_repro.atomic import publish_dir
-from lora_repro.train.sharding import full, shard_like
+from lora_repro.train.sharding import assign, full, shard_like
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
@@ -58,9 +60,10 @@ class TrainState:
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The trainable parameters by name, whole detached CPU copies (FSDP: a collective gather)."""
+    """The trainable parameters by name, whole detached CPU copies (FSDP, ZeRO-3: a collective
+    gather, every rank must call it)."""
     return {
-        n: full(p.detach()).to("cpu", copy=True).contiguous()
+        n: full(p).detach().to("cpu", copy=True).contiguous()
         for n, p in model.named_parameters()
         if p.requires_grad
     }
@@ -74,9 +77,8 @@ def load_trainable(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
         raise ValueError(
             f"checkpoint does not match the model: missing {missing[:3]}, unexpected {extra[:3]}"
         )
-    with torch.no_grad():
-        for n, p in params.items():
-            p.copy_(shard_like(tensors[n].to(p.dtype), p))
+    for n, p in params.items():
+        assign(p, tensors[n])
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[int, str]) -> tuple[dict, dict]:
@@ -240,6 +242,7 @@ def save_sharded_checkpoint(
     root = Path(run_dir) / "checkpoints"
     final, staging = root / f"epoch-{state.epoch}", root / f".epoch-{state.epoch}.staging"
     main = accelerator.is_main_process
+    weights = trainable_state(model)  # ZeRO-3: gathered, every rank takes part
     if main:
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed earlier attempt
         staging.mkdir(parents=True)
@@ -248,7 +251,7 @@ def save_sharded_checkpoint(
     accelerator.wait_for_everyone()
     if main:
         sharding = {"sharded": True, "world_size": accelerator.num_processes}
-        _write_weights_and_state(staging, trainable_state(model), state, best, sharding)
+        _write_weights_and_state(staging, weights, state, best, sharding)
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)

@@ -83,7 +83,28 @@ def make_accelerator(cfg: DictConfig):
     cpu = (bool(cfg.accelerate.cpu) or not torch.cuda.is_available()) and not deepspeed
     acc = Accelerator(mixed_precision=precision, cpu=cpu)
     _fix_cpu_deepspeed_ranks(acc)
+    load_whole_under_zero3(acc)
     return acc, fsdp
+
+
+def load_whole_under_zero3(acc) -> None:
+    """Under DeepSpeed ZeRO-3 the model is loaded whole and the method applied to whole layers; the
+    engine partitions it afterwards. accelerate registers its DeepSpeed config with transformers even
+    with ``zero3_init_flag: false``, which makes ``from_pretrained`` partition while loading (the
+    base fingerprint would read an empty embedding), so the registration is undone here."""
+    if acc.distributed_type.value != "DEEPSPEED":
+        return
+    plugin = acc.state.deepspeed_plugin
+    if int(plugin.zero_stage) != 3:
+        return
+    if bool(getattr(plugin, "zero3_init_flag", False)):
+        raise ValueError(
+            "deepspeed_config.zero3_init_flag=true: the model is loaded whole and the adaptation method "
+            "applied before DeepSpeed partitions it; allowed: false"
+        )
+    from transformers.integrations import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
 
 
 def _fix_cpu_deepspeed_ranks(acc) -> None:

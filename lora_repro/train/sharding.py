@@ -1,5 +1,6 @@
-"""FSDP (parameter sharding) for the trainer: settings from the accelerate config, wrapping, and the
-helpers that keep checkpoints, evaluation and generation right when parameters are sharded.
+"""Sharded parameters (FSDP, DeepSpeed ZeRO-3): FSDP's settings from the accelerate config and its
+wrapping, and the helpers that keep checkpoints, evaluation and generation right when each rank
+holds only a slice of the parameters.
 
 The trainer applies PyTorch's FSDP2 (``torch.distributed.fsdp.fully_shard``) itself, from the
 ``fsdp_config`` block of an ``accelerate launch --config_file`` (which exports it as ``FSDP_*``
@@ -8,11 +9,13 @@ then runs on GPUs (NCCL) and on CPUs (gloo): accelerate 1.x enables its plugin o
 devices, so its FSDP could not be tested on a CPU machine at all. accelerate still starts the
 processes, picks the device and backend and runs autocast.
 
-What changes when parameters are sharded (each rank holds a slice of every parameter, a DTensor):
+What changes when parameters are sharded (FSDP: each parameter is a DTensor holding this rank's
+slice; ZeRO-3: a parameter whose data is gathered around each forward pass):
 
-* checkpoints gather the trainable parameters and the AdamW moments into whole tensors (a collective
-  call on every rank; rank 0 writes), so an FSDP checkpoint has the same files as a one-process one
-  and resumes on any number of processes;
+* checkpoints gather the trainable parameters into whole tensors (a collective call on every rank;
+  rank 0 writes); FSDP gathers the AdamW moments too, so its checkpoint has the same files as a
+  one-process one and resumes on any number of processes (ZeRO-3 keeps one optimizer partition per
+  rank, train/checkpoint.py);
 * every forward pass is a collective (the layer's parameters are all-gathered), so evaluation and
   beam search run in lockstep: every rank makes the same number of forward calls (a rank with no
   input left decodes a dummy one; a beam search that is done keeps stepping until all ranks are).
@@ -120,14 +123,42 @@ def is_dtensor(t) -> bool:
     return isinstance(t, DTensor)
 
 
+def is_zero3(p) -> bool:
+    """A parameter partitioned by DeepSpeed ZeRO-3 (its own data is empty between forward passes)."""
+    return hasattr(p, "ds_id")
+
+
 def params_sharded(model: nn.Module) -> bool:
-    """True when the model's parameters are sharded across ranks (forward passes are collective)."""
-    return any(is_dtensor(p) for p in model.parameters())
+    """True when the model's parameters are sharded across ranks (forward passes are collective):
+    FSDP's DTensors or DeepSpeed ZeRO-3's partitioned parameters."""
+    return any(is_dtensor(p) or is_zero3(p) for p in model.parameters())
 
 
+@torch.no_grad()
 def full(t: torch.Tensor) -> torch.Tensor:
-    """The whole tensor of a DTensor (a collective: every rank must call it, in the same order)."""
-    return t.full_tensor() if is_dtensor(t) else t
+    """The whole tensor of a DTensor or a ZeRO-3 parameter, else ``t`` (for those two a collective:
+    every rank must call it, in the same order)."""
+    if is_dtensor(t):
+        return t.full_tensor()
+    if is_zero3(t):
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters([t], modifier_rank=None):
+            return t.data.detach().clone()
+    return t
+
+
+@torch.no_grad()
+def assign(p: torch.Tensor, t: torch.Tensor) -> None:
+    """Set parameter ``p`` from the whole tensor ``t`` (FSDP / ZeRO-3: into this rank's shard; a
+    collective there)."""
+    if is_zero3(p):
+        import deepspeed
+
+        with deepspeed.zero.GatheredParameters([p], modifier_rank=0):  # re-partitioned on exit
+            p.data.copy_(t.to(p.dtype))
+        return
+    p.copy_(shard_like(t.to(p.dtype), p))
 
 
 def shard_like(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

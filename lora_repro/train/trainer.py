@@ -52,25 +52,24 @@ def select_key(cfg: DictConfig, cell: Cell) -> tuple[str, str]:
 
 
 def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
-    """Fill the DeepSpeed config from the cell (True when running under DeepSpeed); refuse ZeRO-3,
-    whose partitioned parameters the checkpoints and the evaluation do not handle (FSDP does).
+    """Fill the DeepSpeed config from the cell (True when running under DeepSpeed).
 
     The trainer keeps its own accumulation (it marks the boundary of each global batch), so DeepSpeed
     sees ``gradient_accumulation_steps=1`` and micro-batches of ``batch_size / grad_accum / world``;
-    clipping moves into DeepSpeed (``gradient_clipping = train.max_grad_norm``).
+    clipping moves into DeepSpeed (``gradient_clipping = train.max_grad_norm``). ZeRO-3 partitions
+    the parameters when the engine is built (setup.load_whole_under_zero3).
     """
     if acc.distributed_type.value != "DEEPSPEED":
         return False
     plugin = acc.state.deepspeed_plugin
-    if int(plugin.zero_stage) not in (0, 1, 2):
-        raise ValueError(
-            f"DeepSpeed zero_stage={plugin.zero_stage}: stage 3 partitions the parameters, which the "
-            "trainer's checkpoints and evaluation do not handle under DeepSpeed; allowed: 0, 1, 2 "
-            "(configs/accelerate/deepspeed_zero2.yaml), or shard parameters with FSDP "
-            "(configs/accelerate/fsdp.yaml)"
-        )
+    if int(plugin.zero_stage) not in (0, 1, 2, 3):
+        raise ValueError(f"DeepSpeed zero_stage={plugin.zero_stage}; allowed: 0, 1, 2, 3")
     t = cfg.train
     conf = plugin.deepspeed_config
+    launch = getattr(cfg, "accelerate", None)
+    extra = launch.get("deepspeed") if launch is not None else None
+    if extra:
+        _merge_deepspeed(conf, OmegaConf.to_container(extra, resolve=True))
     conf["train_micro_batch_size_per_gpu"] = int(t.batch_size) // int(t.grad_accum) // world
     conf["gradient_accumulation_steps"] = 1
     conf["train_batch_size"] = conf["train_micro_batch_size_per_gpu"] * world
@@ -83,6 +82,26 @@ def configure_deepspeed(acc, cfg: DictConfig, world: int) -> bool:
     return True
 
 
+TRAINER_OWNED_DS_KEYS = (
+    "train_micro_batch_size_per_gpu", "gradient_accumulation_steps", "train_batch_size", "gradient_clipping",
+    "optimizer", "scheduler",
+)  # fmt: skip
+
+
+def _merge_deepspeed(conf: dict, extra: dict, path: str = "") -> None:
+    """Merge ``accelerate.deepspeed`` into the DeepSpeed config (nested dicts merged key by key)."""
+    for key, value in extra.items():
+        if not path and key in TRAINER_OWNED_DS_KEYS:
+            raise ValueError(
+                f"accelerate.deepspeed.{key}: the trainer sets it from train.* (batch_size, grad_accum, "
+                f"max_grad_norm, its own AdamW and schedule); allowed: any other DeepSpeed key"
+            )
+        if isinstance(value, dict) and isinstance(conf.get(key), dict):
+            _merge_deepspeed(conf[key], value, f"{path}{key}.")
+        else:
+            conf[key] = value
+
+
 def parallel_kind(acc, ds: bool, fsdp: bool, world: int) -> str:
     """How the cell's processes share the work: none, ddp, fsdp, or deepspeed-zero<stage>."""
     if fsdp:
@@ -92,14 +111,12 @@ def parallel_kind(acc, ds: bool, fsdp: bool, world: int) -> str:
     return "ddp" if world > 1 else "none"
 
 
-def shard_model(model, settings: sharding.FsdpSettings) -> None:
-    """FSDP: record the base model's fingerprint for the adapter (read from the whole embedding,
-    before sharding cuts it), then shard the model in place."""
+def record_base_fingerprint(model) -> None:
+    """Keep the base model's fingerprint for the adapter, read from the whole embedding."""
     from lora_repro.methods.io import BASE_FINGERPRINT_ATTR, base_fingerprint
 
     if getattr(model, BASE_FINGERPRINT_ATTR, None) is None:
         setattr(model, BASE_FINGERPRINT_ATTR, base_fingerprint(model))
-    sharding.apply_fsdp(model, settings)
 
 
 def fit(
@@ -122,9 +139,10 @@ def fit(
     total = epochs * steps_per_epoch
     warm = warmup_steps(cfg, total, cell.train)
     model = cell.model
+    record_base_fingerprint(model)  # before FSDP / ZeRO-3 cut the embedding into shards
     fsdp = cell.fsdp is not None
     if fsdp:  # shard first: the optimizer must hold the sharded (DTensor) parameters
-        shard_model(model, cell.fsdp)
+        sharding.apply_fsdp(model, cell.fsdp)
     optimizer = make_optimizer(cfg, model)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     ds = configure_deepspeed(acc, cfg, world)

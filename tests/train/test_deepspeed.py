@@ -1,5 +1,5 @@
 """DeepSpeed ZeRO-2 through `accelerate launch` on two CPU processes: same result as one process,
-per-rank optimizer checkpoints that resume after a SIGKILL, and a clear refusal of ZeRO-3."""
+per-rank optimizer checkpoints that resume after a SIGKILL, and clear refusals (ZeRO-3: test_sharded.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 
 from lora_repro.train import checkpoint as ckpt
 from lora_repro.train.cell import cell_config, run_cell
+from lora_repro.train.setup import load_whole_under_zero3
 from lora_repro.train.trainer import configure_deepspeed
 
 pytestmark = pytest.mark.slow
@@ -93,16 +94,21 @@ def test_sharded_checkpoint_needs_the_same_number_of_processes(zero2):
         ckpt.load_checkpoint(path, torch.nn.Linear(1, 1), None)
 
 
-def test_zero3_and_a_deepspeed_scheduler_are_refused_with_a_clear_error():
-    cfg = SimpleNamespace(train=SimpleNamespace(batch_size=8, grad_accum=1, max_grad_norm=1.0))
-    plugin = SimpleNamespace(zero_stage=3, deepspeed_config={})
-    zero3 = SimpleNamespace(
+def _deepspeed(plugin):
+    return SimpleNamespace(
         distributed_type=SimpleNamespace(value="DEEPSPEED"), state=SimpleNamespace(deepspeed_plugin=plugin)
     )
-    with pytest.raises(
-        ValueError, match="zero_stage=3: stage 3 partitions the parameters.*configs/accelerate/fsdp.yaml"
-    ):
-        configure_deepspeed(zero3, cfg, 2)
+
+
+def test_what_deepspeed_cannot_be_given_is_refused_with_a_clear_error():
+    cfg = SimpleNamespace(train=SimpleNamespace(batch_size=8, grad_accum=1, max_grad_norm=1.0))
+    zero3_init = SimpleNamespace(zero_stage=3, zero3_init_flag=True, deepspeed_config={})
+    with pytest.raises(ValueError, match="zero3_init_flag=true: .* allowed: false"):
+        load_whole_under_zero3(_deepspeed(zero3_init))
+    with pytest.raises(ValueError, match="zero_stage=4; allowed: 0, 1, 2, 3"):
+        configure_deepspeed(_deepspeed(SimpleNamespace(zero_stage=4, deepspeed_config={})), cfg, 2)
+    zero3 = SimpleNamespace(zero_stage=3, zero3_init_flag=False, deepspeed_config={})
+    assert configure_deepspeed(_deepspeed(zero3), cfg, 2) is True
     with_scheduler = SimpleNamespace(zero_stage=2, deepspeed_config={"scheduler": {"type": "WarmupLR"}})
     ds_sched = SimpleNamespace(
         distributed_type=SimpleNamespace(value="DEEPSPEED"),
@@ -121,6 +127,27 @@ def test_zero3_and_a_deepspeed_scheduler_are_refused_with_a_clear_error():
     }  # fmt: skip
     ddp = SimpleNamespace(distributed_type=SimpleNamespace(value="MULTI_GPU"))
     assert configure_deepspeed(ddp, cfg, 2) is False
+
+
+def test_accelerate_deepspeed_is_merged_into_the_deepspeed_config():
+    from omegaconf import OmegaConf
+
+    extra = {"zero_optimization": {"stage3_param_persistence_threshold": 0}, "wall_clock_breakdown": True}
+    cfg = OmegaConf.create({"train": {"batch_size": 8, "grad_accum": 1, "max_grad_norm": None},
+                            "accelerate": {"deepspeed": extra}})  # fmt: skip
+    plugin = SimpleNamespace(
+        zero_stage=3, deepspeed_config={"zero_optimization": {"stage": 3, "overlap_comm": False}}
+    )
+    configure_deepspeed(_deepspeed(plugin), cfg, 2)
+    assert plugin.deepspeed_config["zero_optimization"] == {
+        "stage": 3, "overlap_comm": False, "stage3_param_persistence_threshold": 0,
+    }  # fmt: skip
+    assert plugin.deepspeed_config["wall_clock_breakdown"] is True
+    assert plugin.deepspeed_config["train_micro_batch_size_per_gpu"] == 4
+    assert plugin.deepspeed_config["gradient_clipping"] == 0.0
+    owned = OmegaConf.create({"train": cfg.train, "accelerate": {"deepspeed": {"gradient_clipping": 5.0}}})
+    with pytest.raises(ValueError, match="accelerate.deepspeed.gradient_clipping: the trainer sets it"):
+        configure_deepspeed(_deepspeed(SimpleNamespace(zero_stage=2, deepspeed_config={})), owned, 2)
 
 
 def test_nested_state_round_trips_through_safetensors_and_json(tmp_path):

@@ -1,6 +1,7 @@
-"""FSDP (the trainer's FSDP2) through `accelerate launch` on two CPU processes: the same result as
-one process for LoRA and full fine-tuning, beam search in lockstep, checkpoints of whole tensors that
-resume after a SIGKILL on two processes and on one, and one-line refusals of what it cannot honour."""
+"""Sharded parameters on two CPU processes through `accelerate launch`: FSDP (the trainer's FSDP2)
+and DeepSpeed ZeRO-3 give one process's result for LoRA and full fine-tuning, decode the same beams
+(in lockstep), write checkpoints that resume after a SIGKILL (FSDP's also on one process), and
+refuse in one line what they cannot honour."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from lora_repro.train.cell import cell_config, run_cell
 from lora_repro.train.generation import BeamConfig, generate_texts
 from lora_repro.train.sharding import FsdpSettings, apply_fsdp, fsdp_settings
 
-FSDP = ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml"]
+STRATEGIES = {
+    "fsdp": ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml"],
+    "deepspeed-zero3": [
+        "accelerate.num_processes=2",
+        "accelerate.config_file=configs/accelerate/cpu_deepspeed_zero3.yaml",
+        # partition every parameter (DeepSpeed keeps those under 1e5 elements whole: all of a toy model's)
+        "accelerate.deepspeed={zero_optimization: {stage3_param_persistence_threshold: 0}}",
+    ],
+}
 # odd validation/test counts and small eval batches: the two ranks get different numbers of inputs,
 # so evaluation must pad to the same number of (collective) forward passes
 UNEVEN = ["train.num_threads=1", "eval.max_validation_examples=31", "eval.batch_size=4"]
@@ -42,76 +51,97 @@ def _assert_same_run(one: dict, two: dict, rel: float = 1e-4) -> None:
     assert two["test"] == pytest.approx(one["test"], rel=rel, abs=1e-9)
 
 
+def _assert_close_files(f1, f2) -> None:
+    t1, t2 = load_file(str(f1)), load_file(str(f2))
+    assert set(t2) == set(t1)
+    for k in t1:
+        assert t2[k].shape == t1[k].shape, k
+        torch.testing.assert_close(t2[k], t1[k], rtol=1e-3, atol=1e-5)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 @pytest.mark.parametrize("method", ["lora", "ft"])
-def test_fsdp_on_two_processes_matches_one_process(sst2_cell, tmp_path, method):
-    """LoRA (frozen base, sharded with the trainable matrices) and full fine-tuning (grad_accum=2:
-    gradients reduce-scattered once per step), against the same cell in one process."""
+def test_sharded_parameters_on_two_processes_match_one_process(sst2_cell, tmp_path, strategy, method):
+    """LoRA (frozen base sharded with the trainable matrices) and full fine-tuning (grad_accum=2:
+    gradients reduced once per step), against the same cell in one process."""
     extra = [f"method={method}", *UNEVEN, "checkpoint.keep_after_done=true"]
     if method == "ft":
         extra.append("train.grad_accum=2")
     one = run_cell(cell_config(sst2_cell(tmp_path / "one", *extra)))
-    two = run_cell(cell_config(sst2_cell(tmp_path / "fsdp", *extra, *FSDP)))
-    assert [(s["num_processes"], s["parallel"]) for s in _starts(two)] == [(2, "fsdp")]
+    two = run_cell(cell_config(sst2_cell(tmp_path / "two", *extra, *STRATEGIES[strategy])))
+    assert [(s["num_processes"], s["parallel"]) for s in _starts(two)] == [(2, strategy)]
     _assert_same_run(_result(one), _result(two))
-    # checkpoints and the adapter hold whole tensors, in the same files as the one-process run's
+    # checkpoints and the adapter hold whole tensors, as the one-process run's
     c1, c2 = ckpt.epoch_dirs(one)[-1][1], ckpt.epoch_dirs(two)[-1][1]
-    assert sorted(p.name for p in c2.iterdir()) == sorted(p.name for p in c1.iterdir())
-    for name in ("trainable.safetensors", "optimizer.safetensors"):
-        t1, t2 = load_file(str(c1 / name)), load_file(str(c2 / name))
-        assert set(t2) == set(t1)
-        for k in t1:
-            assert t2[k].shape == t1[k].shape, k
-            torch.testing.assert_close(t2[k], t1[k], rtol=1e-3, atol=1e-5)
-    meta1, meta2 = (json.loads((c / "state.json").read_text())["optimizer"] for c in (c1, c2))
-    assert meta2["order"] == meta1["order"]
-    a1 = load_file(str(one / "adapter" / "adapter_model.safetensors"))
-    a2 = load_file(str(two / "adapter" / "adapter_model.safetensors"))
-    assert set(a2) == set(a1) and all(a2[k].shape == a1[k].shape for k in a1)
+    _assert_close_files(c1 / "trainable.safetensors", c2 / "trainable.safetensors")
+    names = sorted(p.name for p in c2.iterdir())
+    if strategy == "fsdp":  # the same files: the optimizer state gathered whole too
+        assert names == sorted(p.name for p in c1.iterdir())
+        _assert_close_files(c1 / "optimizer.safetensors", c2 / "optimizer.safetensors")
+        meta1, meta2 = (json.loads((c / "state.json").read_text())["optimizer"] for c in (c1, c2))
+        assert meta2["order"] == meta1["order"]
+    else:  # ZeRO-3: one optimizer partition per rank
+        assert {"optimizer-rank0.safetensors", "optimizer-rank1.safetensors"} <= set(names)
+    _assert_close_files(
+        one / "adapter" / "adapter_model.safetensors", two / "adapter" / "adapter_model.safetensors"
+    )
     cfg1 = json.loads((one / "adapter" / "adapter_config.json").read_text())["lora_repro"]
     cfg2 = json.loads((two / "adapter" / "adapter_config.json").read_text())["lora_repro"]
     assert cfg2["base_fingerprint"] == cfg1["base_fingerprint"]  # read before sharding cut the embedding
 
 
+@pytest.fixture(scope="module")
+def e2e_one_process(e2e_cell_no_dropout, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("e2e_one") / "run"
+    return run_cell(cell_config(e2e_cell_no_dropout(run_dir, *E2E)))
+
+
+E2E = ["train.num_threads=1", "eval.max_test_examples=5", "generation.batch_size=2"]
+
+
+def _predictions(run_dir):
+    return [
+        json.loads(x)["prediction"] for x in (run_dir / "predictions_test.jsonl").read_text().splitlines()
+    ]
+
+
 @pytest.mark.slow
-def test_fsdp_beam_search_matches_one_process(e2e_cell_no_dropout, tmp_path):
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_sharded_beam_search_matches_one_process(e2e_one_process, e2e_cell_no_dropout, tmp_path, strategy):
     """E2E generation: every forward pass is collective, so beam search steps until both ranks are
     done; the decoded test outputs are the one-process run's."""
-    extra = ["train.num_threads=1", "eval.max_test_examples=5", "generation.batch_size=2"]
-    one = run_cell(cell_config(e2e_cell_no_dropout(tmp_path / "one", *extra)))
-    two = run_cell(cell_config(e2e_cell_no_dropout(tmp_path / "fsdp", *extra, *FSDP)))
-    assert [s["parallel"] for s in _starts(two)] == ["fsdp"]
-    _assert_same_run(_result(one), _result(two))
-
-    def predictions(run_dir):
-        return [
-            json.loads(x)["prediction"] for x in (run_dir / "predictions_test.jsonl").read_text().splitlines()
-        ]
-
-    assert predictions(two) == predictions(one)
-    lengths = [len(p.split()) for p in predictions(one)]
+    two = run_cell(cell_config(e2e_cell_no_dropout(tmp_path / "two", *E2E, *STRATEGIES[strategy])))
+    assert [s["parallel"] for s in _starts(two)] == [strategy]
+    _assert_same_run(_result(e2e_one_process), _result(two))
+    assert _predictions(two) == _predictions(e2e_one_process)
+    lengths = [len(p.split()) for p in _predictions(two)]
     assert len(lengths) == 5 and len(set(lengths)) > 1  # beams ended at different steps
 
 
 @pytest.mark.slow
-def test_fsdp_resumes_after_sigkill_on_two_processes_and_on_one(sst2_cell, kill_in_epoch_two, tmp_path):
-    longer = ["train.max_train_examples=320", "logger.log_every=1", *UNEVEN]
-    reference = run_cell(cell_config(sst2_cell(tmp_path / "reference", *longer, *FSDP)))
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_sharded_run_resumes_after_sigkill(sst2_cell, kill_in_epoch_two, tmp_path, strategy):
+    """SIGKILL of both ranks mid-epoch 2, then a resume: the uninterrupted run's result exactly. An
+    FSDP checkpoint holds whole tensors, so one process can take over too."""
+    longer = ["train.max_train_examples=320", "logger.log_every=1", *UNEVEN, *STRATEGIES[strategy]]
+    reference = run_cell(cell_config(sst2_cell(tmp_path / "reference", *longer)))
     killed = tmp_path / "killed"
-    kill_in_epoch_two(sst2_cell(killed, *longer, *FSDP), killed)  # the launcher and both ranks
+    kill_in_epoch_two(sst2_cell(killed, *longer), killed)  # the launcher and both ranks
     assert not (killed / "DONE").exists() and not (killed / "result.json").exists()
     assert [p.name for p in (killed / "checkpoints").iterdir()] == ["epoch-1"]
     on_one = tmp_path / "on_one"
     shutil.copytree(killed, on_one)
-    run_cell(cell_config(sst2_cell(killed, *longer, *FSDP)))
+    run_cell(cell_config(sst2_cell(killed, *longer)))
     ref, res = _result(reference), _result(killed)
     assert (res["epochs"], res["validation"], res["test"], res["best_epoch"]) == (
         ref["epochs"], ref["validation"], ref["test"], ref["best_epoch"],
     )  # fmt: skip
-    # the checkpoint holds whole tensors: one process takes over where two left off
-    run_cell(cell_config(sst2_cell(on_one, *longer)))
-    assert [s["resumed_from_epoch"] for s in _starts(on_one)][-1] == 1
-    _assert_same_run(ref, _result(on_one))
+    if strategy == "fsdp":
+        single = [x for x in longer if not x.startswith("accelerate.")]
+        run_cell(cell_config(sst2_cell(on_one, *single)))
+        assert [s["resumed_from_epoch"] for s in _starts(on_one)][-1] == 1
+        _assert_same_run(ref, _result(on_one))
 
 
 def test_generate_texts_in_lockstep_runs_extra_batches_and_keeps_the_outputs(tokenizer):
