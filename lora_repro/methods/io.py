@@ -99,8 +99,8 @@ def save_adapter(
 ) -> Path:
     """Write what trains (method parameters and a new task head) to ``path`` atomically.
 
-    ``weights``: the trainable tensors by parameter name, when the model's own are not whole (FSDP
-    shards them; the trainer passes the gathered ones).
+    ``weights``: the trainable tensors by parameter name, when the model's own are not whole (FSDP and
+    ZeRO-3 shard them; the trainer passes the gathered ones).
     """
     methods = applied_methods(model)
     if not methods:

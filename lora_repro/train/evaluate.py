@@ -1,7 +1,7 @@
 """Evaluation of one epoch: loss and task metrics on validation, generation and metrics on test.
 
 Work is sharded over processes (rank r takes items r, r + world, ...) and gathered back in order,
-so every rank ends with the same numbers. When the parameters themselves are sharded (FSDP), each
+so every rank ends with the same numbers. When the parameters themselves are sharded (FSDP, ZeRO-3), each
 forward pass is a collective: every rank then runs the same number of batches (a rank whose share is
 used up runs a dummy batch and drops its output) and beam search steps until every rank is done.
 """

@@ -60,7 +60,7 @@ def make_accelerator(cfg: DictConfig):
     the FSDP settings of an FSDP accelerate config (None otherwise).
 
     Under FSDP the trainer shards the model itself (train/sharding.py), so accelerate is told to run
-    plain data parallel. Without a GPU the processes use gloo (``cpu=True``): accelerate would
+    plain data parallel. Several processes without a GPU use gloo (``cpu=True``): accelerate would
     otherwise start every process as an independent rank 0 of a world of one.
     """
     from accelerate import Accelerator
@@ -80,7 +80,8 @@ def make_accelerator(cfg: DictConfig):
     # accelerate ignores DeepSpeed when asked for cpu=True (plain gloo DDP instead): under a DeepSpeed
     # config the device is left to DeepSpeed, whose CPU accelerator takes over where there is no GPU
     deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-    cpu = (bool(cfg.accelerate.cpu) or not torch.cuda.is_available()) and not deepspeed
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    cpu = (bool(cfg.accelerate.cpu) or (several and not torch.cuda.is_available())) and not deepspeed
     acc = Accelerator(mixed_precision=precision, cpu=cpu)
     _fix_cpu_deepspeed_ranks(acc)
     load_whole_under_zero3(acc)

@@ -38,7 +38,7 @@ class FsdpSettings:
 
     reshard_after_forward: bool = True
     wrap_policy: str = "TRANSFORMER_BASED_WRAP"
-    layer_classes: tuple[str, ...] = ()  # empty: the model's ``_no_split_modules``
+    layer_classes: tuple[str, ...] = ()  # empty: the architecture's transformer blocks (fsdp_units)
 
 
 def _flag(env: dict[str, str], key: str, default: bool) -> bool:
@@ -95,24 +95,39 @@ def fsdp_settings(env: dict[str, str] | None = None) -> FsdpSettings | None:
     )
 
 
+def fsdp_units(model: nn.Module, settings: FsdpSettings) -> list[nn.Module]:
+    """The modules that become FSDP units of their own (the root takes the rest): the modules of the
+    classes ``fsdp_transformer_layer_cls_to_wrap`` names, else the architecture's transformer blocks
+    (models/arch.py; DeBERTa-v2 declares no ``_no_split_modules``), else ``_no_split_modules``."""
+    if settings.wrap_policy != "TRANSFORMER_BASED_WRAP":
+        return []
+    present = {type(m).__name__ for m in model.modules()}
+    if settings.layer_classes:
+        names = set(settings.layer_classes)
+        if not names & present:
+            raise ValueError(
+                f"fsdp_transformer_layer_cls_to_wrap={sorted(names)} matches no module of "
+                f"{type(model).__name__}; its layer classes include {sorted(present)[:12]}"
+            )
+        return [m for m in model.modules() if type(m).__name__ in names and m is not model]
+    from lora_repro.models.arch import spec_for
+
+    try:
+        return list(spec_for(model).get_blocks(model))
+    except (KeyError, ValueError):
+        names = set(getattr(model, "_no_split_modules", None) or ())
+        return [m for m in model.modules() if type(m).__name__ in names and m is not model]
+
+
 def apply_fsdp(model: nn.Module, settings: FsdpSettings) -> nn.Module:
-    """Shard ``model`` in place: each transformer layer is its own FSDP unit, the rest is the root's.
+    """Shard ``model`` in place: each unit (:func:`fsdp_units`) is sharded on its own, then the root.
 
     Build the optimizer afterwards: sharding replaces every parameter with a DTensor parameter.
     """
     from torch.distributed.fsdp import fully_shard
 
-    if settings.wrap_policy == "TRANSFORMER_BASED_WRAP":
-        names = set(settings.layer_classes or getattr(model, "_no_split_modules", None) or ())
-        present = {type(m).__name__ for m in model.modules()}
-        if settings.layer_classes and not names & present:
-            raise ValueError(
-                f"fsdp_transformer_layer_cls_to_wrap={sorted(names)} matches no module of "
-                f"{type(model).__name__}; its layer classes include {sorted(present)[:12]}"
-            )
-        units = [m for m in model.modules() if type(m).__name__ in names and m is not model]
-        for unit in units:
-            fully_shard(unit, reshard_after_forward=settings.reshard_after_forward)
+    for unit in fsdp_units(model, settings):
+        fully_shard(unit, reshard_after_forward=settings.reshard_after_forward)
     fully_shard(model, reshard_after_forward=settings.reshard_after_forward)
     return model
 

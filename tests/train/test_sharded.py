@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from lora_repro.train import checkpoint as ckpt
 from lora_repro.train.cell import cell_config, run_cell
 from lora_repro.train.generation import BeamConfig, generate_texts
-from lora_repro.train.sharding import FsdpSettings, apply_fsdp, fsdp_settings
+from lora_repro.train.sharding import FsdpSettings, apply_fsdp, fsdp_settings, fsdp_units
 
 STRATEGIES = {
     "fsdp": ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml"],
@@ -192,6 +192,31 @@ def test_fsdp_settings_read_the_accelerate_config():
 def test_fsdp_settings_refuse_what_the_trainer_cannot_honour(extra, message):
     with pytest.raises(ValueError, match=message):
         fsdp_settings({**ENV, **extra})
+
+
+def test_fsdp_units_are_the_transformer_blocks():
+    """Each block is its own unit, also for DeBERTa-v2, which declares no _no_split_modules."""
+    import transformers as tf
+
+    small = {
+        "hidden_size": 16,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "intermediate_size": 32,
+        "vocab_size": 50,
+    }
+    models = {
+        "DebertaV2Layer": tf.DebertaV2ForSequenceClassification(tf.DebertaV2Config(**small)),
+        "RobertaLayer": tf.RobertaForSequenceClassification(tf.RobertaConfig(**small)),
+        "GPT2Block": tf.GPT2LMHeadModel(tf.GPT2Config(n_embd=16, n_layer=3, n_head=2, vocab_size=50)),
+    }  # fmt: skip
+    for block, model in models.items():
+        units = fsdp_units(model, FsdpSettings())
+        assert [type(u).__name__ for u in units] == [block] * 3
+        assert fsdp_units(model, FsdpSettings(wrap_policy="NO_WRAP")) == []
+    roberta = models["RobertaLayer"]
+    named = fsdp_units(roberta, FsdpSettings(layer_classes=("RobertaEmbeddings", "RobertaLayer")))
+    assert [type(u).__name__ for u in named] == ["RobertaEmbeddings"] + ["RobertaLayer"] * 3
 
 
 def test_wrapping_unknown_layer_classes_is_refused():
