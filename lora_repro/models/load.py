@@ -70,6 +70,34 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
+def _from_pretrained(auto_cls, source: str, **kw):
+    """``from_pretrained`` that checks what the checkpoint left uninitialised instead of printing
+    transformers' load report: only the new task head (``ArchSpec.heads``) may be missing. Extra
+    checkpoint tensors (the MLM head of an encoder) are dropped silently; anything else missing
+    means the checkpoint does not match the architecture, which is an error, not a warning."""
+    import logging
+
+    from lora_repro.models.arch import spec_for
+
+    report = logging.getLogger("transformers.modeling_utils")
+    level = report.level
+    report.setLevel(logging.ERROR)
+    try:
+        model, info = auto_cls.from_pretrained(source, output_loading_info=True, **kw)
+    finally:
+        report.setLevel(level)
+    heads = tuple(spec_for(model).heads)
+    missing = [
+        k for k in info.get("missing_keys", ()) if not any(k == h or k.startswith(h + ".") for h in heads)
+    ]
+    if missing:
+        raise ValueError(
+            f"{source}: the checkpoint has no weights for {sorted(missing)[:4]} ({len(missing)} tensors) of "
+            f"{type(model).__name__}; only the new task head {list(heads)} may be missing"
+        )
+    return model
+
+
 def load_model(
     model_cfg: Any,
     profile: str = "tiny",
@@ -97,9 +125,9 @@ def load_model(
             # (DeBERTa-v2 has no classifier_dropout) would be passed on to the model's __init__ and fail
             config.classifier_dropout = float(cls_dropout)  # RoBERTa's head
             config.cls_dropout = float(cls_dropout)  # DeBERTa-v2's ContextPooler and head
-        model = AutoModelForSequenceClassification.from_pretrained(source, config=config, **kw)
+        model = _from_pretrained(AutoModelForSequenceClassification, source, config=config, **kw)
     elif kind == "decoder":
-        model = AutoModelForCausalLM.from_pretrained(source, **kw)
+        model = _from_pretrained(AutoModelForCausalLM, source, **kw)
     else:
         raise ValueError(f"unknown model kind {kind!r}; allowed: encoder, decoder")
     tok = AutoTokenizer.from_pretrained(source, **kw)
