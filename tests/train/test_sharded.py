@@ -91,6 +91,25 @@ def test_sharded_parameters_on_two_processes_match_one_process(sst2_cell, tmp_pa
     assert cfg2["base_fingerprint"] == cfg1["base_fingerprint"]  # read before sharding cut the embedding
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", [*STRATEGIES, "deepspeed-zero2"])
+def test_bf16_on_two_processes_agrees_with_bf16_on_one(sst2_cell, tmp_path, strategy):
+    """bf16 autocast (FSDP) or DeepSpeed's bf16 engine (ZeRO-2/3) on CPU, against one bf16 process:
+    not bit-equal (bf16 rounds differently when the batch is split), close."""
+    config = "cpu_deepspeed_zero2.yaml" if strategy == "deepspeed-zero2" else None
+    launch = (
+        ["accelerate.num_processes=2", f"accelerate.config_file=configs/accelerate/{config}"]
+        if config
+        else STRATEGIES[strategy]
+    )
+    extra = ["train.mixed_precision=bf16", "train.num_threads=1"]
+    one = run_cell(cell_config(sst2_cell(tmp_path / "one", *extra)))
+    two = run_cell(cell_config(sst2_cell(tmp_path / "two", *extra, *launch)))
+    assert [(s["parallel"], s["mixed_precision"]) for s in _starts(two)] == [(strategy, "bf16")]
+    assert [s["mixed_precision"] for s in _starts(one)] == ["bf16"]
+    _assert_same_run(_result(one), _result(two), rel=1e-3)
+
+
 @pytest.fixture(scope="module")
 def e2e_one_process(e2e_cell_no_dropout, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("e2e_one") / "run"
