@@ -142,7 +142,7 @@ def fit(
     record_base_fingerprint(model)  # before FSDP / ZeRO-3 cut the embedding into shards
     fsdp = cell.fsdp is not None
     if fsdp:  # shard first: the optimizer must hold the sharded (DTensor) parameters
-        sharding.apply_fsdp(model, cell.fsdp)
+        sharding.apply_fsdp(model.to(acc.device), cell.fsdp)
     optimizer = make_optimizer(cfg, model)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     ds = configure_deepspeed(acc, cfg, world)
