@@ -213,6 +213,26 @@ def test_fsdp_settings_refuse_what_the_trainer_cannot_honour(extra, message):
         fsdp_settings({**ENV, **extra})
 
 
+@pytest.mark.parametrize("name", ["fsdp.yaml", "cpu_fsdp.yaml"])
+def test_the_fsdp_configs_pass_through_accelerate_launch_into_accepted_settings(name):
+    """The environment accelerate launch exports from each FSDP config (its own code, as on a GPU
+    machine) is what the trainer reads, and it accepts it."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    from lora_repro.config import config_dir
+
+    path = config_dir() / "accelerate" / name
+    args = _validate_launch_command(launch_command_parser().parse_args(["--config_file", str(path), "x.py"]))[
+        0
+    ]
+    env = prepare_multi_gpu_env(args)
+    assert env["ACCELERATE_USE_FSDP"] == "true"
+    assert fsdp_settings(env) == FsdpSettings(
+        reshard_after_forward=True, wrap_policy="TRANSFORMER_BASED_WRAP"
+    )
+
+
 def test_fsdp_units_are_the_transformer_blocks():
     """Each block is its own unit, also for DeBERTa-v2, which declares no _no_split_modules."""
     import transformers as tf
