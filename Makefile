@@ -48,6 +48,7 @@ format: $(PYTHON)
 
 bench: $(PYTHON)
 	$(PYTHON) -m benchmarks.run
+	$(PYTHON) -m benchmarks.parallel
 
 # make reproduce-table-N: tiny profile by default; PROFILE=paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N.
 # (a pattern rule, deliberately not .PHONY: make skips pattern rules for phony targets)
