@@ -19,7 +19,13 @@ from lora_repro.train.generation import BeamConfig, generate_texts
 from lora_repro.train.sharding import FsdpSettings, apply_fsdp, fsdp_settings, fsdp_units
 
 STRATEGIES = {
-    "fsdp": ["accelerate.num_processes=2", "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml"],
+    # accelerate.cpu=false (the tiny profile sets true): the worker must pick gloo itself when two
+    # processes find no GPU, else each would run as an independent rank 0
+    "fsdp": [
+        "accelerate.num_processes=2",
+        "accelerate.config_file=configs/accelerate/cpu_fsdp.yaml",
+        "accelerate.cpu=false",
+    ],
     "deepspeed-zero3": [
         "accelerate.num_processes=2",
         "accelerate.config_file=configs/accelerate/cpu_deepspeed_zero3.yaml",
