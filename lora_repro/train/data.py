@@ -56,6 +56,13 @@ def global_batches(order: list[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def eval_chunks(items: list, size: int, at_least: int | None = None) -> list[list]:
+    """``items`` in chunks of ``size``, then empty chunks up to ``at_least`` chunks (sharded
+    parameters: every rank must run as many forward passes as the rank with the most inputs)."""
+    chunks = global_batches(items, max(1, size))
+    return chunks + [[] for _ in range((at_least or 0) - len(chunks))]
+
+
 def split_parts(indices: list[int], parts: int) -> list[list[int]]:
     """Cut ``indices`` into ``parts`` near-equal consecutive pieces (some may be empty)."""
     q, r = divmod(len(indices), parts)

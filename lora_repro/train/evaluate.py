@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lora_repro.train.data import IGNORE, Example, collate
+from lora_repro.train.data import IGNORE, Example, collate, eval_chunks
 
 # task eval-group meta key -> keyword of lora_repro.metrics.score
 META_ARGS = {"category": "categories", "seen": "seen", "table": "tables"}
@@ -88,12 +88,9 @@ def predict(
     device = accelerator.device
     world = accelerator.num_processes
     mine = _shard(examples, accelerator.process_index, world)
-    chunks = [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]
-    n_batches = lockstep_batches(model, len(examples), batch_size, world) or len(chunks)
     results: list[tuple[int, Any]] = []
     total, count = 0.0, 0
-    for b in range(n_batches):
-        chunk = chunks[b] if b < len(chunks) else []
+    for chunk in eval_chunks(mine, batch_size, lockstep_batches(model, len(examples), batch_size, world)):
         exs = [e for _, e in chunk] or examples[:1]  # a dummy batch keeps the collectives in step
         batch = {k: v.to(device) for k, v in collate(exs, pad_id, family, regression).items()}
         with accelerator.autocast():

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lora_repro.train.data import left_pad
+from lora_repro.train.data import eval_chunks, left_pad
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,7 @@ def generate_texts(
     texts: list[str] = []
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    size = max(1, batch_size)
-    chunks = [prompts[i : i + size] for i in range(0, len(prompts), size)]
-    for b in range(len(chunks) if lockstep is None else max(lockstep, len(chunks))):
-        chunk = chunks[b] if b < len(chunks) else []
+    for chunk in eval_chunks(prompts, batch_size, lockstep):
         seqs = beam_search(model, chunk or [[eos]], eos, pad, cfg, lockstep=lockstep is not None)
         if not chunk:
             continue
