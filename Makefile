@@ -4,33 +4,71 @@ PY     ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTHON := $(BIN)/python
-# CPU machines take the CPU wheel of torch 2.13.0 (a bare `torch` pulls a multi-GB CUDA build);
-# a machine with an NVIDIA driver takes the default (CUDA) build. Override with TORCH_SPEC=...
-TORCH_SPEC ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo "torch"; else echo "torch==2.13.0"; fi)
+# `make setup` installs exactly one of the two locks in requirements/ (every package, its version and
+# its hashes): the CPU lock (torch 2.13.0+cpu) on a machine without a working nvidia-smi, the CUDA lock
+# (torch 2.13.0 from PyPI with its NVIDIA runtime packages) on one with. Override with LOCK=cpu|cuda.
+LOCK   ?= $(shell if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then echo cuda; else echo cpu; fi)
+LOCKFILE = requirements/lock-$(LOCK).txt
+# make lock: uv (in its own .venv-lock/) resolves both locks for Python 3.11 on x86-64 Linux.
+LOCK_VENV := .venv-lock
+UV     := $(LOCK_VENV)/bin/uv
+UV_VERSION ?= 0.13.9
+UPGRADE ?=
+# Where the CPU torch wheel comes from when locking: pip's find-links on this project's machines,
+# PyTorch's CPU wheel index elsewhere.
+TORCH_CPU_SOURCE ?= $(if $(PIP_FIND_LINKS),--find-links $(PIP_FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+PIP_TORCH_CPU ?= $(if $(PIP_FIND_LINKS),,--extra-index-url https://download.pytorch.org/whl/cpu)
+LOCK_ARGS = pyproject.toml requirements/tools.in --extra dev --extra slurm --constraint requirements/constraints.txt \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 PROFILE ?= tiny
 SEEDS   ?=
 LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint format bench clean-venv check-java help
+.PHONY: setup test test-latest lock env lint format bench clean-venv check-java help
 
 help:
 	@echo "make setup     create .venv and install lora-repro with its dev tools"
 	@echo "make test      run the test suite"
+	@echo "make lock      re-resolve requirements/lock-{cpu,cuda}.txt (UPGRADE=1: newest releases)"
+	@echo "make test-latest  the test suite in a throwaway env with the newest releases (not CI)"
+	@echo "make env       the environment block that every result.json records"
 	@echo "make lint      ruff"
 	@echo "make bench     benchmarks (ratios measured side by side)"
 	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
-	$(PYTHON) -m pip install --upgrade pip setuptools wheel
 
+# The lock installs everything, pip and setuptools included, with hashes and without resolving anything;
+# lora-repro itself goes in editable on top, and the check fails setup if .venv differs from the lock.
 setup: $(PYTHON)
-	$(PYTHON) -m pip install "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install -e ".[dev,slurm]"
+	@test -f $(LOCKFILE) || { echo "make setup: no lock $(LOCKFILE) (LOCK must be cpu or cuda)"; exit 2; }
+	$(PYTHON) -m pip install --require-hashes --no-deps -r $(LOCKFILE) $(if $(filter cpu,$(LOCK)),$(PIP_TORCH_CPU))
+	$(PYTHON) -m pip install --no-deps --no-build-isolation -e .
+	$(PYTHON) -m pip check
+	$(PYTHON) -m lora_repro.environment --check-lock $(LOCKFILE)
 	@$(MAKE) --no-print-directory check-java
 	@echo "setup done: activate with 'source $(VENV)/bin/activate' or use 'make test'"
+
+$(UV):
+	$(PY) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install "uv==$(UV_VERSION)"
+
+lock: $(UV)
+	$(UV) pip compile $(LOCK_ARGS) requirements/torch-cpu.in $(TORCH_CPU_SOURCE) -o requirements/lock-cpu.txt
+	env -u PIP_FIND_LINKS -u UV_FIND_LINKS $(UV) pip compile $(LOCK_ARGS) requirements/torch-cuda.in -o requirements/lock-cuda.txt
+	@echo "locked: review 'git diff requirements/', then make setup && make test"
+
+# Newest releases of every dependency pyproject.toml allows, in a throwaway .venv-latest/; writes
+# docs/test-latest.md (date, versions against the lock, pass/fail). Not part of CI.
+test-latest:
+	$(PY) scripts/test_latest.py --lock requirements/lock-cpu.txt $(if $(PYTEST_ARGS),--pytest-args "$(PYTEST_ARGS)")
+
+env: $(PYTHON)
+	@$(BIN)/lora-repro env
 
 check-java:
 	@$(PYTHON) -m lora_repro.metrics.java || echo "         Until then METEOR (and E2E's ROUGE_L/CIDEr, which use the Java PTB tokenizer) are reported as unavailable."

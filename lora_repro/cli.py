@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("lora_repro.models.pretrain_cli", "pretrain a tiny-profile model"),
     "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
     "table": ("lora_repro.grid.cli", "run and render a paper table"),
+    "env": ("lora_repro.environment", "the environment block every result.json records"),
 }
 
 

@@ -222,14 +222,16 @@ def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | Non
 def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:
     """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
     from lora_repro.config import git_commit
+    from lora_repro.environment import environment_of
     from lora_repro.tables.aggregate import collect, read_result
-    from lora_repro.tables.render import Provenance, cells_commit, write_table
+    from lora_repro.tables.render import Provenance, cells_commit, cells_environments, write_table
 
     results = collect(grid)
     done = [r for r in (read_result(c.run_dir) for c in grid.cells) if r is not None]
     compute = sum(float(r.get("wall_time_s") or 0.0) for r in done)
     commit = cells_commit([r.get("git_commit") for r in done], fallback=git_commit())
-    prov = Provenance(command_line, grid.profile, commit, grid.seeds, compute)
+    envs = cells_environments([environment_of(r) for r in done])
+    prov = Provenance(command_line, grid.profile, commit, grid.seeds, compute, envs)
     out = Path(own["out"] or Path("results") / grid.profile)
     return write_table(grid.spec, results, prov, out)
 

@@ -35,6 +35,7 @@ from torch import nn
 from lora_repro.methods.adapters import _d_model, _param_dtype
 from lora_repro.methods.base import register_method
 from lora_repro.models.arch import ArchSpec
+from lora_repro.models.cache import find_cache
 
 PREFIX_ATTR = "prefix_tuning"
 
@@ -112,11 +113,9 @@ def _top_pre_hook(model: nn.Module, args: tuple, kwargs: dict):
     kw = dict(kwargs)
     kw.update(zip(names, args, strict=False))
     ctx = kw.pop("context_lengths", None)
-    past = kw.get("past_key_values")
+    past = find_cache(kw)  # generate names it `cache` from transformers 5.24 on, `past_key_values` before
     if past is not None and not hasattr(past, "get_seq_length"):
-        raise ValueError(
-            "prefix tuning needs a transformers Cache object as past_key_values, not legacy tuples"
-        )
+        raise ValueError("prefix tuning needs a transformers Cache object as the KV cache, not legacy tuples")
     past_len = past.get_seq_length() if past is not None else 0
     accepts_pos = "position_ids" in names
     if past_len > 0:  # continuing a cached sequence: the virtual tokens are in the cache already

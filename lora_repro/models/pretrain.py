@@ -13,6 +13,7 @@ killed run never leaves a half-written model behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -231,6 +232,29 @@ def _pretrain(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool):
     return model
 
 
+@contextlib.contextmanager
+def preserved_rng():
+    """Run a block without touching the caller's random streams (torch, CUDA, Python, NumPy).
+
+    Pretraining seeds and draws from the global generators; a cell that found its tiny model missing
+    and pretrained it in its own process used to continue from the pretraining's streams, so its
+    LoRA initialisation and dropout (and so its numbers) differed from the same cell with the model
+    already cached.
+    """
+    import numpy as np
+
+    py, npy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
 def ensure_pretrained(
     name: str | dict[str, Any],
     cache_dir: str | os.PathLike | None = None,
@@ -238,7 +262,15 @@ def ensure_pretrained(
     force: bool = False,
     **overrides: Any,
 ) -> Path:
-    """The cached pretrained tiny model ``name``; pretrains it first if missing. Returns its directory."""
+    """The cached pretrained tiny model ``name``; pretrains it first if missing. Returns its directory.
+
+    The caller's random streams are left as they were (a cell that pretrains its model first must
+    train exactly as if it had found the model cached)."""
+    with preserved_rng():
+        return _ensure_pretrained(name, cache_dir, progress, force, **overrides)
+
+
+def _ensure_pretrained(name, cache_dir, progress: bool, force: bool, **overrides: Any) -> Path:
     from filelock import FileLock
 
     from lora_repro.tasks.tokenizer import tiny_tokenizer

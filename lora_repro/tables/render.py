@@ -30,6 +30,8 @@ class Provenance:
     commit: str
     seeds: tuple[int, ...]
     compute_s: float = 0.0  # sum of the cells' own wall times (stable across reruns)
+    # (environment_key, number of cells) for every environment the table's cells ran under, most cells first
+    environments: tuple = ()
 
 
 def cells_commit(commits: list[str | None], fallback: str) -> str:
@@ -51,6 +53,37 @@ def cells_commit(commits: list[str | None], fallback: str) -> str:
         return next(iter(counts))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{k} ({n} cell{'s' if n > 1 else ''})" for k, n in ranked)
+
+
+def cells_environments(envs: list[dict | None]) -> tuple:
+    """The environments a table's cells ran under (their ``result.json`` ``environment``), with counts."""
+    from lora_repro.environment import environment_key
+
+    counts: dict[tuple, int] = {}
+    for env in envs:
+        key = environment_key(env)
+        counts[key] = counts.get(key, 0) + 1
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def environment_lines(environments: tuple) -> list[str]:
+    """One line naming the environment; a flagged list when the cells ran under several."""
+    from lora_repro.environment import environment_text
+
+    if not environments:
+        return []
+    if len(environments) == 1:
+        return [f"Environment: {environment_text(environments[0][0])}."]
+    fields = [dict(key) for key, _ in environments]
+    names = sorted({k for f in fields for k in f})
+    differ = [k for k in names if len({f.get(k) for f in fields}) > 1]
+    lines = [
+        f"WARNING: mixed environments: the cells ran under {len(environments)} different environments "
+        f"(they differ in {', '.join(differ)}), so numbers may differ for that reason alone:"
+    ]
+    for key, n in environments:
+        lines.append(f"- {n} cell{'s' if n > 1 else ''}: {environment_text(key)}.")
+    return lines
 
 
 def row_label(result: RowResult) -> str:
@@ -106,6 +139,7 @@ def header_lines(spec: TableSpec, results: list[RowResult], prov: Provenance) ->
         "paper: as printed in Hu et al. (2021); Δ = ours - paper.",
         "* paper number cited from prior work; † restricted setup (MRPC/RTE/STS-B from the pretrained model).",
     ]
+    lines += environment_lines(prov.environments)
     if prov.compute_s:
         lines.append(f"Compute: {prov.compute_s / 60:.1f} min summed over the cells' own wall times.")
     lines.append("Missing cells: " + ("; ".join(missing) if missing else "none") + ".")

@@ -64,6 +64,7 @@ def beam_search(
     """
     from transformers import DynamicCache
 
+    from lora_repro.models.cache import cache_kwarg, output_cache
     from lora_repro.train.sharding import all_ranks
 
     if cfg.beam_size < 1 or cfg.max_new_tokens < 1:
@@ -76,9 +77,11 @@ def beam_search(
     ids = ids.repeat_interleave(K, 0).to(device)  # [B*K, T]
     mask = mask.repeat_interleave(K, 0).to(device)
     pos = (mask.cumsum(1) - 1).clamp(min=0)
-    cache = DynamicCache()
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
-    cache = out.past_key_values
+    cache_name = cache_kwarg(model)
+    out = model(
+        input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **{cache_name: DynamicCache()}
+    )
+    cache = output_cache(out)
     logits = out.logits[:, -1, :].float()
     beam_scores = torch.zeros(B, K, device=device)
     beam_scores[:, 1:] = float("-inf")  # all beams start identical: expand from the first only
@@ -123,10 +126,10 @@ def beam_search(
             input_ids=tokens.view(-1, 1),
             attention_mask=mask,
             position_ids=pos,
-            past_key_values=cache,
             use_cache=True,
+            **{cache_name: cache},
         )
-        cache = out.past_key_values
+        cache = output_cache(out)
         logits = out.logits[:, -1, :].float()
     length = history.shape[1]
     for b in range(B):  # unfinished beams compete as in the reference (_add_beam_candidate at the end)

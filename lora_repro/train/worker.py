@@ -8,7 +8,6 @@ never share a process. Rank 0 writes everything; ``result.json`` is written atom
 from __future__ import annotations
 
 import json
-import platform
 import resource
 import shutil
 import sys
@@ -19,26 +18,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lora_repro.atomic import write_atomic
+from lora_repro.environment import environment
 
 RESULT, DONE, CONFIG = "result.json", "DONE", "config.yaml"
-
-
-def versions() -> dict[str, str]:
-    import accelerate
-    import datasets
-    import torch
-    import transformers
-
-    import lora_repro
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "accelerate": accelerate.__version__,
-        "datasets": datasets.__version__,
-        "lora_repro": getattr(lora_repro, "__version__", "0"),
-    }
 
 
 def git_commit() -> str | None:
@@ -107,7 +89,7 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None = None) -> dict[st
             "test": test,
             "wall_time_s": time.time() - start,
             "peak_memory_mb": peak_memory_mb(),
-            "versions": versions(),
+            "environment": environment(),
             "git_commit": git_commit(),
         }
         if acc.is_main_process:

@@ -249,3 +249,23 @@ def test_cells_commit(commits, expected):
     from lora_repro.tables.render import cells_commit
 
     assert cells_commit(commits, fallback="HEAD") == expected
+
+
+def test_header_names_the_environment_and_flags_a_mixed_one(fk, tmp_path, monkeypatch):
+    """Cells whose result.json files record two transformers versions: the table header says so."""
+    fk.fake_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("FAKE_TRANSFORMERS", "1:5.24.0,2:5.24.0")
+    assert run_main(fk, [], tmp_path) == 0
+    md = (tmp_path / "results" / "table91.md").read_text()
+    assert "Environment: Python 3.11.7, torch 2.13.0+cpu, transformers 5.24.0, datasets 5.2.0" in md
+    assert "on Test CPU (2 cores)" in md and "mixed environments" not in md
+
+    monkeypatch.setenv("FAKE_TRANSFORMERS", "1:5.23.0,2:5.24.0")
+    assert run_main(fk, ["runs=" + str(tmp_path / "runs2")], tmp_path) == 0
+    md = (tmp_path / "results" / "table91.md").read_text()
+    tex = (tmp_path / "results" / "table91.tex").read_text()
+    assert "WARNING: mixed environments: the cells ran under 2 different environments" in md
+    assert "(they differ in transformers)" in md
+    assert "- 6 cells: Python 3.11.7, torch 2.13.0+cpu, transformers 5.23.0," in md
+    assert "- 6 cells: Python 3.11.7, torch 2.13.0+cpu, transformers 5.24.0," in md
+    assert "% WARNING: mixed environments" in tex

@@ -13,7 +13,7 @@ from lora_repro.train.cell import cell_config, cell_hash, run_cell
 pytestmark = pytest.mark.slow
 CONTRACT_KEYS = {
     "config", "config_hash", "cell", "params", "epochs", "best_epoch", "validation", "test",
-    "wall_time_s", "peak_memory_mb", "versions", "git_commit",
+    "wall_time_s", "peak_memory_mb", "environment", "git_commit",
 }  # fmt: skip
 
 
@@ -32,6 +32,14 @@ def test_cell_leaves_result_done_adapter_and_outputs(done_cell):
     assert set(result) == CONTRACT_KEYS
     assert result["config_hash"] == cell_hash(cfg)
     assert result["cell"] == {"model": "gpt2-medium", "task": "e2e", "method": "lora", "seed": 1}
+    env = result["environment"]
+    import tokenizers
+    import transformers
+
+    assert env["packages"]["transformers"] == transformers.__version__
+    assert env["packages"]["tokenizers"] == tokenizers.__version__
+    assert {"torch", "datasets", "accelerate"} <= set(env["packages"])
+    assert env["device"]["kind"] == "cpu" and env["device"]["count"] >= 1 and env["device"]["name"]
     assert [e["epoch"] for e in result["epochs"]] == [1, 2]
     losses = [e["validation"]["loss"] for e in result["epochs"]]
     assert result["validation"]["loss"] == min(losses)

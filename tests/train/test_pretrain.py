@@ -127,3 +127,19 @@ def test_cls_bow_term_is_added_to_masked_lm_and_makes_s_depend_on_the_input(cach
         for w in (0.0, 0.5):
             got = _encoder_loss(model, batch, PretrainRecipe(cls_bow_weight=w))
             assert torch.allclose(got, out.loss + w * term, atol=1e-5)
+
+
+def test_pretraining_leaves_the_callers_random_streams_alone(tmp_path, cache_dir):
+    """A cell that pretrains its missing model first draws the same numbers as one that finds it cached."""
+    import random
+
+    import numpy as np
+
+    def draws():
+        return torch.rand(4).tolist(), random.random(), float(np.random.rand())
+
+    torch.manual_seed(5), random.seed(5), np.random.seed(5)
+    expected = draws()
+    torch.manual_seed(5), random.seed(5), np.random.seed(5)
+    ensure_pretrained("gpt2-medium", tmp_path, progress=False, **QUICK)  # not cached: pretrains
+    assert draws() == expected
