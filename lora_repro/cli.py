@@ -26,6 +26,14 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def command_help(name: str, module) -> str:
+    """A command's usage: its module docstring (whose first line is the usage line), tidied for a terminal."""
+    doc = (module.__doc__ or "").strip().replace("``", "`")
+    return (
+        f"lora-repro {name}: {COMMANDS[name][1]}\n\nusage: {doc}" if doc else f"usage: lora-repro {name} ..."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -36,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lora-repro: unknown command {name!r}; allowed: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
+    if {"-h", "--help"} & set(rest) and name != "env":  # env has its own argparse help
+        print(command_help(name, module))
+        return 0
     try:
         return int(module.main(rest) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, non-zero exit

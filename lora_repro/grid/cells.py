@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lora_repro import rundir
 from lora_repro.atomic import write_atomic
 from lora_repro.tables.spec import Row, TableSpec
 
@@ -52,7 +53,7 @@ class Cell:
     @property
     def done(self) -> bool:
         """True when the trainer wrote ``DONE`` (after result.json)."""
-        return (self.run_dir / "DONE").is_file()
+        return rundir.is_done(self.run_dir)
 
     @property
     def name(self) -> str:
@@ -76,6 +77,10 @@ class Grid:
 
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.cells}
+
+    def run_dirs(self) -> dict[tuple[int, str, int], Path]:
+        """(row index, task, seed) -> the run directory that fills it (what tables aggregate from)."""
+        return {slot: self._by_id[cell_id].run_dir for slot, cell_id in self.slots.items()}
 
 
 def hydra_value(value: Any) -> str:

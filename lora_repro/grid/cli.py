@@ -5,7 +5,7 @@ uses one thread) and to ``local`` (one cell after another) in the paper profile.
 
 Runs every missing cell of paper table N (skipping done ones), then writes
 ``results/<profile>/tableN.{md,csv,tex}``. Other ``key=value`` arguments are Hydra overrides added to
-every cell (e.g. ``trainer.epochs=1``; they change the cells' hashes, so those are other runs).
+every cell (e.g. ``train.epochs=1``; they change the cells' hashes, so those are other runs).
 ``--dry-run`` lists the cells, which are done, and for the paper profile an estimate of GPU hours.
 """
 
@@ -226,7 +226,7 @@ def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path
     from lora_repro.tables.aggregate import collect, read_result
     from lora_repro.tables.render import Provenance, cells_commit, cells_environments, write_table
 
-    results = collect(grid)
+    results = collect(grid.spec, grid.seeds, grid.run_dirs())
     done = [r for r in (read_result(c.run_dir) for c in grid.cells) if r is not None]
     compute = sum(float(r.get("wall_time_s") or 0.0) for r in done)
     commit = cells_commit([r.get("git_commit") for r in done], fallback=git_commit())

@@ -10,7 +10,8 @@ device, as ``lora-repro params`` does); T_train = epochs * n_train * tokens per 
 fine-tuning gives the familiar 6 N T. ``gpu_tflops`` is the *achieved* rate (default 40: a V100 at
 roughly a third of its fp16 tensor peak, the paper's hardware); pass ``gpu_tflops=`` to change it.
 Dataset sizes are the hub's train/validation sizes; tokens per example are typical lengths after
-formatting, so the estimate is good to a factor of ~2, enough to plan a SLURM allocation.
+formatting, so the estimate is good to a factor of ~2, enough to plan a SLURM allocation. Each task
+owns its sizes (``hub_sizes``, a :class:`lora_repro.tasks.HubSizes`, on its registered class).
 """
 
 from __future__ import annotations
@@ -18,27 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lora_repro.tasks import HubSizes
 
 GPU_TFLOPS = 40.0
 
-# task -> (train examples, validation examples, tokens per example, default epochs, generated tokens or 0)
-TASK_SIZES: dict[str, tuple[int, int, int, int, int]] = {
-    "mnli": (392_702, 19_647, 40, 30, 0),
-    "sst2": (67_349, 872, 25, 60, 0),
-    "mrpc": (3_668, 408, 50, 30, 0),
-    "cola": (8_551, 1_043, 12, 80, 0),
-    "qnli": (104_743, 5_463, 50, 25, 0),
-    "qqp": (363_846, 40_430, 30, 25, 0),
-    "rte": (2_490, 277, 70, 80, 0),
-    "stsb": (5_749, 1_500, 30, 40, 0),
-    "e2e": (42_061, 4_672, 60, 5, 30),
-    "webnlg": (18_025, 2_258, 70, 5, 40),
-    "dart": (62_659, 6_980, 70, 5, 40),
-    "wikisql": (56_355, 8_421, 200, 2, 0),
-    "samsum": (14_732, 818, 500, 2, 0),
-}
-N_TEST_INPUTS = {"e2e": 630, "webnlg": 1_862, "dart": 5_097}
 BEAMS = 10
 EPOCH_KEYS = ("epochs", "num_epochs", "max_epochs", "num_train_epochs")
 
@@ -84,6 +71,13 @@ def _counts(model: str, method_items: tuple[tuple[str, Any], ...]) -> tuple[int,
     return counts["total"], counts["trainable"]
 
 
+def task_sizes() -> dict[str, HubSizes]:
+    """The hub sizes of every registered task that has them (task name -> ``HubSizes``)."""
+    from lora_repro.tasks import TASK_CLASSES
+
+    return {name: cls.hub_sizes for name, cls in TASK_CLASSES.items() if cls.hub_sizes is not None}
+
+
 def _hashable(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
@@ -92,13 +86,14 @@ def gpu_hours(
     n_total: int, n_trainable: int, task: str, epochs: int | None = None, tflops: float = GPU_TFLOPS
 ) -> Estimate:
     """The formula of the module docstring for one cell."""
-    if task not in TASK_SIZES:
-        raise ValueError(f"no size known for task {task!r}; known: {sorted(TASK_SIZES)}")
-    n_train, n_val, tokens, default_epochs, gen_len = TASK_SIZES[task]
-    epochs = epochs or default_epochs
-    train_tokens = epochs * n_train * tokens
-    flops = train_tokens * (4 * n_total + 2 * n_trainable) + epochs * n_val * tokens * 2 * n_total
-    flops += N_TEST_INPUTS.get(task, 0) * BEAMS * gen_len * 2 * n_total
+    sizes = task_sizes()
+    if task not in sizes:
+        raise ValueError(f"no size known for task {task!r}; known: {sorted(sizes)}")
+    size = sizes[task]
+    epochs = epochs or size.default_epochs
+    train_tokens = epochs * size.n_train * size.tokens
+    flops = train_tokens * (4 * n_total + 2 * n_trainable) + epochs * size.n_val * size.tokens * 2 * n_total
+    flops += size.n_test_inputs * BEAMS * size.gen_len * 2 * n_total
     return Estimate(flops / (tflops * 1e12) / 3600, n_total, n_trainable, train_tokens)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lora_repro import rundir
+
 
 def cell_argv(cfg: DictConfig) -> tuple[list[str], dict]:
     """The command of this array task's cell: ``cell_cmd`` (accelerate launch ...) + the cell's overrides."""
@@ -32,7 +34,7 @@ def run_task(cfg: DictConfig) -> int:
     at the first exception. The grid finds failed cells by their missing DONE marker instead.
     """
     argv, cell = cell_argv(cfg)
-    if (Path(cell["run_dir"]) / "DONE").is_file():
+    if rundir.is_done(cell["run_dir"]):
         return 0
     log_path = Path(cell["log"])
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ INIT_STD = 1e-3
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
-def _d_model(model: nn.Module) -> int:
+def d_model(model: nn.Module) -> int:
     cfg = model.config
     for key in ("hidden_size", "n_embd", "d_model", "word_embed_proj_dim"):
         if getattr(cfg, key, None):
@@ -60,7 +60,7 @@ class Adapter(nn.Module):
 
     def __init__(self, d: int, r: int, act: str = "relu", layer_norm: bool = False, like=None) -> None:
         super().__init__()
-        kw = {"device": like.device, "dtype": _param_dtype(like)} if like is not None else {}
+        kw = {"device": like.device, "dtype": param_dtype(like)} if like is not None else {}
         self.norm = nn.LayerNorm(d, **kw) if layer_norm else None
         self.down = nn.Linear(d, r, **kw)  # [r, d] + [r]
         self.act = ACTIVATIONS[act]()
@@ -81,7 +81,7 @@ class Adapter(nn.Module):
         return h + self.branch(h)  # [..., d]
 
 
-def _param_dtype(like: torch.Tensor) -> torch.dtype:
+def param_dtype(like: torch.Tensor) -> torch.dtype:
     return torch.float32 if like.dtype in (torch.float16, torch.bfloat16) else like.dtype
 
 
@@ -127,7 +127,7 @@ def _attach_block_adapters(
     model: nn.Module, spec: ArchSpec, attr: str, r: int, act: str, layer_norm: bool, skip: int = 0
 ) -> list[nn.Parameter]:
     """One adapter per block (from block ``skip`` on) on the block's output, as ``block.<attr>``."""
-    d = _d_model(model)
+    d = d_model(model)
     params: list[nn.Parameter] = []
     for i, block in spec.iter_blocks(model):
         if i < skip:
@@ -143,7 +143,7 @@ def _attach_block_adapters(
 def _pfeiffer(model: nn.Module, spec: ArchSpec, r: int, skip: int, attr: str) -> list[nn.Parameter]:
     if spec.pre_ln:  # x + mlp(LN(x)) is the block output: y + A(y)
         return _attach_block_adapters(model, spec, attr, r, "relu", layer_norm=False, skip=skip)
-    d = _d_model(model)
+    d = d_model(model)
     params: list[nn.Parameter] = []
     for i, block in spec.iter_blocks(model):
         if i < skip:
@@ -158,7 +158,7 @@ def _pfeiffer(model: nn.Module, spec: ArchSpec, r: int, skip: int, attr: str) ->
 
 
 def _wrap(model: nn.Module, spec: ArchSpec, paths: list[str], r: int, act: str) -> list[nn.Parameter]:
-    d = _d_model(model)
+    d = d_model(model)
     params: list[nn.Parameter] = []
     for i, block in spec.iter_blocks(model):
         for path in paths:

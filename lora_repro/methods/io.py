@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lora_repro.methods.base import applied_methods, apply_method, head_prefixes
+from lora_repro.methods.base import applied_methods, apply_method, head_prefixes, is_head_param
 from lora_repro.methods.lora import LoRAFusedLinear, LoRALinear
 from lora_repro.models.arch import spec_for
 
@@ -172,6 +172,71 @@ def _method_from_peft(cfg: dict[str, Any], model: nn.Module) -> dict[str, Any]:
     }
 
 
+def check_base_model(model: nn.Module, path: str | os.PathLike) -> None:
+    """Refuse an adapter whose recorded base fingerprint differs from ``model``'s (none recorded: pass)."""
+    cfg_file = Path(path) / CONFIG_NAME
+    ours = (json.loads(cfg_file.read_text()).get("lora_repro") or {}) if cfg_file.is_file() else {}
+    fp = ours.get("base_fingerprint")
+    if fp not in (None, "meta") and fp != base_fingerprint(model):
+        raise AdapterMismatchError(
+            f"{path}: the base model's weights differ from the ones this adapter was trained on "
+            "(fingerprint mismatch): load the pretrained base model first, never a random one"
+        )
+
+
+def load_trainable(
+    model: nn.Module,
+    path: str | os.PathLike,
+    require: str = "all",
+    skip_heads: bool = False,
+    check_base: bool = True,
+) -> int:
+    """Copy an adapter directory's tensors into ``model``'s parameters (the method already injected).
+
+    The one place that maps file keys to parameter names and checks shapes; :func:`load_adapter` and
+    the MNLI warm start (train/setup.py) both load through it. ``require``: which of the model's
+    trainable parameters the file must hold: ``all``, ``lora`` (a PEFT adapter may leave a new head
+    out), or ``exact`` (the file holds exactly the trainable parameters, no more). ``skip_heads``:
+    leave the task head out on both sides (a warm start keeps the new task's own head). Returns the
+    number of tensors loaded.
+    """
+    if require not in ("all", "lora", "exact"):
+        raise ValueError(f"require={require!r}; allowed: all, lora, exact")
+    if check_base:
+        check_base_model(model, path)
+    w_file = Path(path) / WEIGHTS_NAME
+    if not w_file.is_file():
+        raise FileNotFoundError(
+            f"{w_file} not found: an adapter directory holds {CONFIG_NAME} and {WEIGHTS_NAME}"
+        )
+    state = {_from_file_key(k): v for k, v in load_file(str(w_file)).items()}
+    params = dict(model.named_parameters())
+    heads = head_prefixes(model) if skip_heads else ()
+    if skip_heads:
+        state = {k: v for k, v in state.items() if not is_head_param(k, heads)}
+        params = {n: p for n, p in params.items() if not is_head_param(n, heads)}
+    expected = {n for n, p in params.items() if p.requires_grad}
+    unexpected = sorted(set(state) - (expected if require == "exact" else set(params)))
+    if unexpected:
+        raise AdapterMismatchError(
+            f"{path}: adapter tensors not found among the model's trainable ones: {unexpected[:5]}"
+        )
+    lacking = sorted(expected - set(state))
+    if require == "lora":
+        lacking = [n for n in lacking if ".lora_" in n]
+    if lacking:
+        raise AdapterMismatchError(f"{path}: adapter file lacks trained tensors: {lacking[:5]}")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            p = params[name]
+            if p.shape != tensor.shape:
+                raise AdapterMismatchError(
+                    f"{name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}"
+                )
+            p.copy_(tensor.to(p.dtype))
+    return len(state)
+
+
 def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = True) -> nn.Module:
     """Load an adapter saved by :func:`save_adapter` (or a PEFT LoRA adapter) into ``model``.
 
@@ -192,12 +257,8 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
             raise AdapterMismatchError(
                 f"adapter was trained on model_type {ours.get('model_type')!r}, model is {model.config.model_type!r}"
             )
-        fp = ours.get("base_fingerprint")
-        if check_base and fp not in (None, "meta") and fp != base_fingerprint(model):
-            raise AdapterMismatchError(
-                "the base model's weights differ from the ones this adapter was trained on "
-                "(fingerprint mismatch): load the pretrained base model first, never a random one"
-            )
+        if check_base:
+            check_base_model(model, path)
         methods = ours["methods"]
     else:
         methods = [_method_from_peft(cfg, model)]
@@ -207,23 +268,5 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
             apply_method(model, m["name"], **m["options"])
     elif [m["name"] for m in have] != [m["name"] for m in methods]:
         raise AdapterMismatchError(f"model has method(s) {have}, adapter holds {methods}")
-    state = {_from_file_key(k): v for k, v in load_file(str(w_file)).items()}
-    params = dict(model.named_parameters())
-    missing_in_model = sorted(set(state) - set(params))
-    if missing_in_model:
-        raise AdapterMismatchError(f"adapter tensors not found in the model: {missing_in_model[:5]}")
-    expected = {n for n, p in params.items() if p.requires_grad}
-    not_in_file = sorted(expected - set(state))
-    # our adapters hold everything that trains; a PEFT adapter may leave a new head out
-    lacking = not_in_file if ours else [n for n in not_in_file if ".lora_" in n]
-    if lacking:
-        raise AdapterMismatchError(f"adapter file lacks trained tensors: {lacking[:5]}")
-    with torch.no_grad():
-        for name, tensor in state.items():
-            p = params[name]
-            if p.shape != tensor.shape:
-                raise AdapterMismatchError(
-                    f"{name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}"
-                )
-            p.copy_(tensor.to(p.dtype))
+    load_trainable(model, path, require="all" if ours else "lora", check_base=False)
     return model

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lora_repro.methods.adapters import _d_model, _param_dtype
+from lora_repro.methods.adapters import d_model, param_dtype
 from lora_repro.methods.base import register_method
 from lora_repro.models.arch import ArchSpec
 from lora_repro.models.cache import find_cache
@@ -56,7 +56,7 @@ class PrefixTuning(nn.Module):
     def __init__(self, l_p: int, l_i: int, d: int, n_layers: int, decoder: bool, max_positions, like) -> None:
         super().__init__()
         self.l_p, self.l_i, self.decoder, self.max_positions = l_p, l_i, decoder, max_positions
-        kw = {"device": like.device, "dtype": _param_dtype(like)}
+        kw = {"device": like.device, "dtype": param_dtype(like)}
         n = l_p + l_i
         if n_layers:  # PreLayer: one set of activations per block input
             self.layers = nn.Parameter(torch.zeros(n_layers, n, d, **kw))  # [L, l_p + l_i, d]
@@ -255,7 +255,7 @@ def install_prefix(
         )
     blocks = spec.get_blocks(model)
     like = spec.get_embeddings(model).weight
-    pt = PrefixTuning(l_p, l_i, _d_model(model), len(blocks) if per_layer else 0, spec.decoder, max_pos, like)
+    pt = PrefixTuning(l_p, l_i, d_model(model), len(blocks) if per_layer else 0, spec.decoder, max_pos, like)
     if like.device.type != "meta":
         _init_from_real_tokens(model, pt, spec)
     setattr(model, PREFIX_ATTR, pt)

@@ -8,15 +8,17 @@ asked for have a DONE run; its value is then aggregated over the seeds present a
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lora_repro.grid.cells import Grid
-from lora_repro.tables.spec import Column, Row
+from lora_repro import rundir
+from lora_repro.tables.spec import Column, Row, TableSpec
+
+# (row index, task, seed) -> the run directory of the cell that fills it
+Slot = tuple[int, str, int]
 
 
 @dataclass
@@ -80,17 +82,15 @@ def aggregate(values: list[float], how: str) -> tuple[float | None, float | None
     return center, spread
 
 
-def read_result(run_dir: Path) -> dict[str, Any] | None:
-    """A run's result.json if the run is DONE, else None."""
-    if not (run_dir / "DONE").is_file():
-        return None
-    return json.loads((run_dir / "result.json").read_text())
+read_result = rundir.read_result  # a run's result.json if the run is DONE, else None
 
 
-def collect(grid: Grid) -> list[RowResult]:
-    """Aggregate the DONE runs of every row and column of ``grid.spec``."""
-    spec = grid.spec
-    results: dict[str, dict[str, Any] | None] = {c.id: read_result(c.run_dir) for c in grid.cells}
+def collect(spec: TableSpec, seeds: tuple[int, ...], run_dirs: dict[Slot, Path]) -> list[RowResult]:
+    """Aggregate the DONE runs of every row and column of ``spec`` over ``seeds``.
+
+    ``run_dirs``: the run directory that fills each (row index, task, seed) slot (the grid's
+    ``Grid.run_dirs()``); several slots may share one run."""
+    results: dict[Path, dict[str, Any] | None] = {d: read_result(d) for d in set(run_dirs.values())}
     rows: list[RowResult] = []
     for i, row in enumerate(spec.rows):
         entries: dict[str, Entry] = {}
@@ -99,9 +99,9 @@ def collect(grid: Grid) -> list[RowResult]:
         for col in spec.columns:
             if col.task is None:
                 continue
-            entry = Entry(column=col, expected=len(grid.seeds))
-            for seed in grid.seeds:
-                result = results[grid.slots[(i, col.task, seed)]]
+            entry = Entry(column=col, expected=len(seeds))
+            for seed in seeds:
+                result = results[run_dirs[(i, col.task, seed)]]
                 if result is None:
                     tag = f"{col.task} seed {seed}"
                     if tag not in missing:

@@ -1,56 +1,40 @@
 """Tasks: every dataset of the paper from the hub, and an offline twin of each in the same schema.
 
 ``get_task(name, profile="tiny", source=None, **options)`` -> a :class:`~lora_repro.tasks.base.Task`;
-see docs/CONTRACTS.md and docs/tasks.md.
+see docs/CONTRACTS.md and docs/tasks.md. A task is a ``Task`` subclass registered by name with
+``register_task`` (the GLUE tasks and MNLI-n in ``glue.py``, one module per NLG task); its options are
+``configs/task/<name>.yaml``. Importing this package registers the built-in tasks.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import (
+    TASK_CLASSES,
+    TASKS,
+    HubSizes,
+    Task,
+    register_task,
+    task_class,
+    unregister_task,
+)
 
-TASKS: list[str] = [
-    "mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb", "mnli_100", "mnli_1k", "mnli_10k",
-    "e2e", "webnlg", "dart", "wikisql", "samsum",
-]  # fmt: skip
+# Imported in this order, which is the order of TASKS (GLUE, MNLI-n, then the NLG tasks).
+BUILTIN_MODULES = ("glue", "e2e", "webnlg", "dart", "wikisql", "samsum")
+for _module in BUILTIN_MODULES:
+    importlib.import_module(f"lora_repro.tasks.{_module}")
 _CONFIG_KEYS = {"name", "profile", "source"}
-
-
-def _task_class(name: str) -> type[Task]:
-    from lora_repro.tasks.glue import GLUE_TASKS
-
-    if name in GLUE_TASKS:
-        return GLUE_TASKS[name]
-    if name == "e2e":
-        from lora_repro.tasks.e2e import E2ETask
-
-        return E2ETask
-    if name == "webnlg":
-        from lora_repro.tasks.webnlg import WebNLGTask
-
-        return WebNLGTask
-    if name == "dart":
-        from lora_repro.tasks.dart import DartTask
-
-        return DartTask
-    if name == "wikisql":
-        from lora_repro.tasks.wikisql import WikiSQLTask
-
-        return WikiSQLTask
-    if name == "samsum":
-        from lora_repro.tasks.samsum import SamsumTask
-
-        return SamsumTask
-    raise ValueError(f"unknown task {name!r}; allowed: {TASKS}")
 
 
 def task_options(name: str) -> dict[str, Any]:
     """The options in ``configs/task/<name>.yaml`` (without name/profile/source)."""
-    from lora_repro.config import load_group_file
+    from lora_repro.config import config_dir, load_group_file
 
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; allowed: {TASKS}")
+    task_class(name)
+    if not (config_dir() / "task" / f"{name}.yaml").is_file():
+        raise ValueError(f"task {name!r} is registered but has no config file configs/task/{name}.yaml")
     return {k: v for k, v in load_group_file("task", name).items() if k not in _CONFIG_KEYS}
 
 
@@ -70,7 +54,17 @@ def get_task(name: str, profile: str = "tiny", source: str | None = None, **opti
             merged[k] = v
     if source is not None:
         source = str(source)
-    return _task_class(name)(name, profile=profile, source=source or None, **merged)
+    return task_class(name)(name, profile=profile, source=source or None, **merged)
 
 
-__all__ = ["TASKS", "Task", "get_task", "task_options"]
+__all__ = [
+    "TASKS",
+    "TASK_CLASSES",
+    "HubSizes",
+    "Task",
+    "get_task",
+    "register_task",
+    "task_class",
+    "task_options",
+    "unregister_task",
+]

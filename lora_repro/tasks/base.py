@@ -1,11 +1,20 @@
-"""The Task interface (docs/CONTRACTS.md): where a dataset comes from, its schema, its formatting."""
+"""The Task interface and the task registry (docs/CONTRACTS.md).
+
+A task is a :class:`Task` subclass registered under a name with :func:`register_task`; it owns where
+its dataset comes from, its schema and formatting, its grouping of references for evaluation, the
+metadata its metric takes (``meta_args``), how a decoder's generated label is read back
+(``parse_generated_label``) and the hub's sizes for the GPU-hour estimate (``hub_sizes``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from datasets import Dataset, Features
 
@@ -27,6 +36,18 @@ PROFILES = ("tiny", "paper")
 FORMAT_VERSION = "1"
 
 
+@dataclass(frozen=True)
+class HubSizes:
+    """The hub dataset's sizes, as ``lora_repro.grid.estimate`` uses them for a GPU-hour estimate."""
+
+    n_train: int  # training examples
+    n_val: int  # validation examples
+    tokens: int  # typical tokens per formatted example
+    default_epochs: int  # epochs when the cell's config names none
+    gen_len: int = 0  # generated tokens per test input (beam search), 0 when not estimated
+    n_test_inputs: int = 0  # distinct test inputs that are generated for
+
+
 class Task:
     """One task. Subclasses set the class attributes and implement ``format`` (and ``generate``)."""
 
@@ -39,6 +60,8 @@ class Task:
     splits: dict[str, str]  # role -> hub split
     hub_splits: ClassVar[list[str]]  # every split of the hub dataset, generated in the tiny profile
     multi_reference: ClassVar[bool] = False
+    meta_args: ClassVar[dict[str, str]] = {}  # eval-group meta key -> keyword of metrics.score
+    hub_sizes: ClassVar[HubSizes | None] = None  # None: no GPU-hour estimate for this task
 
     def __init__(self, name: str, profile: str = "tiny", source: str | None = None, **options: Any):
         if profile not in PROFILES:
@@ -149,6 +172,23 @@ class Task:
         """One entry per distinct input with all its references (generation tasks)."""
         raise ValueError(f"task {self.name} is a {self.kind} task: it has no reference groups")
 
+    def metric_kwargs(self, groups: list[dict]) -> dict[str, list]:
+        """The per-input metadata of ``groups`` (their ``meta``) that the task's metric takes, by keyword."""
+        return meta_kwargs(self.metric, self.meta_args, groups)
+
+    def parse_generated_label(self, text: str) -> int | float:
+        """The label a decoder's generated continuation names (GPT-3 MNLI): regression -> its first
+        number (0.0 when there is none); classification -> the class id of its first word (-1 if none)."""
+        if self.kind == "regression":
+            try:
+                return float(text.split()[0])
+            except (ValueError, IndexError):
+                return 0.0
+        if self.kind != "classification":
+            raise ValueError(f"task {self.name} is a {self.kind} task: its outputs are text, not labels")
+        index = {n: i for i, n in enumerate(self.label_names or [])}
+        return index.get(text.strip().split(" ")[0] if text.strip() else "", -1)
+
     # ----------------------------------------------------------------- tokenisation
     def tokenize(self, ds: Dataset, tokenizer, family: str, max_length: int) -> Dataset:
         """Tokenised training examples, cached by datasets fingerprint (see docs/tasks.md).
@@ -185,6 +225,61 @@ class Task:
         return ds.map(
             encode, batched=True, remove_columns=ds.column_names, desc=f"tokenize {self.name}", **kwargs
         )
+
+
+def meta_kwargs(metric: str, meta_args: dict[str, str], groups: list[dict]) -> dict[str, list]:
+    """``{keyword: [meta[key] per group]}`` for the ``meta_args`` keys in the groups that ``metric`` takes."""
+    from lora_repro.metrics import METRICS
+
+    fn = METRICS.get(metric)
+    accepted = set(inspect.signature(fn).parameters) if fn else set()
+    kw: dict[str, list] = {}
+    for key, arg in meta_args.items():
+        if arg in accepted and groups and key in (groups[0].get("meta") or {}):
+            kw[arg] = [g["meta"][key] for g in groups]
+    return kw
+
+
+# ----------------------------------------------------------------- registry
+TASK_CLASSES: dict[str, type[Task]] = {}
+TASKS: list[str] = []  # the registered names in registration order (the same list object throughout)
+TaskT = TypeVar("TaskT", bound=type[Task])
+
+
+def register_task(name: str) -> Callable[[TaskT], TaskT]:
+    """Register a :class:`Task` subclass under ``name`` (its options: ``configs/task/<name>.yaml``).
+
+    A name is registered once: a second registration raises ``ValueError``."""
+
+    def deco(cls: TaskT) -> TaskT:
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise TypeError(f"register_task({name!r}) needs a Task subclass, got {cls!r}")
+        if name in TASK_CLASSES:
+            old = TASK_CLASSES[name]
+            raise ValueError(
+                f"task {name!r} is already registered ({old.__module__}.{old.__qualname__}); "
+                "pick another name"
+            )
+        TASK_CLASSES[name] = cls
+        TASKS.append(name)
+        return cls
+
+    return deco
+
+
+def unregister_task(name: str) -> type[Task]:
+    """Remove ``name`` from the registry and return its class (tests registering a fixture task)."""
+    cls = task_class(name)
+    del TASK_CLASSES[name]
+    TASKS.remove(name)
+    return cls
+
+
+def task_class(name: str) -> type[Task]:
+    """The class registered under ``name``; ``ValueError`` naming the registered ones otherwise."""
+    if name not in TASK_CLASSES:
+        raise ValueError(f"unknown task {name!r}; allowed: {TASKS}")
+    return TASK_CLASSES[name]
 
 
 def generation_example(text: str, target: str | None, references: list[str] | None = None) -> dict:

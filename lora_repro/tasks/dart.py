@@ -7,7 +7,7 @@ groups all annotations of a triple set.
 
 from __future__ import annotations
 
-from lora_repro.tasks.base import Task, generation_example
+from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import DART_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.triples import dart_entry
@@ -23,6 +23,7 @@ def linearise_tripleset(tripleset: list[list[str]]) -> str:
     return " | ".join(out)
 
 
+@register_task("dart")
 class DartTask(Task):
     kind = "generation"
     metric = "dart"
@@ -31,6 +32,7 @@ class DartTask(Task):
     features = DART_FEATURES
     hub_splits = ["train", "validation", "test"]
     splits = {"train": "train", "validation": "validation", "test": "test"}
+    hub_sizes = HubSizes(62_659, 6_980, 70, 5, gen_len=40, n_test_inputs=5_097)
     multi_reference = True
 
     def generate(self, split: str, n: int, seed: int) -> list[dict]:

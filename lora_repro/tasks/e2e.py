@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from lora_repro.tasks.base import Task, generation_example
+from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import E2E_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
@@ -43,6 +43,7 @@ def group_rows(rows, key: str, text_of, refs_of) -> list[dict]:
     return list(groups.values())
 
 
+@register_task("e2e")
 class E2ETask(Task):
     kind = "generation"
     metric = "e2e"
@@ -51,6 +52,7 @@ class E2ETask(Task):
     features = E2E_FEATURES
     hub_splits = ["train", "validation", "test"]
     splits = {"train": "train", "validation": "validation", "test": "test"}
+    hub_sizes = HubSizes(42_061, 4_672, 60, 5, gen_len=30, n_test_inputs=630)
 
     def generate(self, split: str, n: int, seed: int) -> list[dict]:
         """MRs of 3-8 slots, each with several template references (test: 3-7 per MR, consecutive)."""

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from datasets import Dataset
 
-from lora_repro.tasks.base import Task
+from lora_repro.tasks.base import HubSizes, Task, register_task
 from lora_repro.tasks.schemas import GLUE_LABELS, GLUE_TEXT, glue_features
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.glue import glue_rows
@@ -25,6 +25,17 @@ METRICS = {
     "mnli": ("accuracy", "max"),
     "qnli": ("accuracy", "max"),
     "rte": ("accuracy", "max"),
+}
+# The hub's train/validation sizes, typical tokens per example and the paper's epochs (grid/estimate.py).
+HUB_SIZES = {
+    "mnli": HubSizes(392_702, 19_647, 40, 30),
+    "sst2": HubSizes(67_349, 872, 25, 60),
+    "mrpc": HubSizes(3_668, 408, 50, 30),
+    "cola": HubSizes(8_551, 1_043, 12, 80),
+    "qnli": HubSizes(104_743, 5_463, 50, 25),
+    "qqp": HubSizes(363_846, 40_430, 30, 25),
+    "rte": HubSizes(2_490, 277, 70, 80),
+    "stsb": HubSizes(5_749, 1_500, 30, 40),
 }
 # Decoder prompts: "<sentence> <question>" -> " <label name>" (the GPT-3 rows train MNLI this way).
 DECODER_PROMPTS = {
@@ -100,6 +111,7 @@ class MnliSubsetTask(GlueTask):
     """MNLI-n (App. F.3): ``subset`` MNLI train rows drawn with ``random.Random(subset_seed)``; full matched dev."""
 
     config = "mnli"
+    hub_sizes = None  # no GPU-hour estimate for the subsets
 
     def __init__(self, name: str, profile: str = "tiny", source: str | None = None, **options):
         super().__init__(name, profile, source, **options)
@@ -120,9 +132,11 @@ class MnliSubsetTask(GlueTask):
         return ds.select(rows)  # in memory: nothing is written next to a user's source files
 
 
-def _make(cfg: str, base: type = GlueTask) -> type:
-    return type(f"Glue_{cfg}", (base,), {"config": cfg})
+def _make(cfg: str) -> type[GlueTask]:
+    return type(f"Glue_{cfg}", (GlueTask,), {"config": cfg, "hub_sizes": HUB_SIZES[cfg]})
 
 
-GLUE_TASKS: dict[str, type] = {cfg: _make(cfg) for cfg in METRICS}
-GLUE_TASKS.update({n: MnliSubsetTask for n in ("mnli_100", "mnli_1k", "mnli_10k")})
+for _cfg in HUB_SIZES:  # registered in the order of lora_repro.tasks.TASKS
+    register_task(_cfg)(_make(_cfg))
+for _name in ("mnli_100", "mnli_1k", "mnli_10k"):
+    register_task(_name)(MnliSubsetTask)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datasets import Dataset, Value
 
-from lora_repro.tasks.base import Task, generation_example
+from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import SAMSUM_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.text import chat
 
 
+@register_task("samsum")
 class SamsumTask(Task):
     kind = "generation"
     metric = "samsum"
@@ -23,6 +24,7 @@ class SamsumTask(Task):
     features = SAMSUM_FEATURES
     hub_splits = ["train", "validation", "test"]
     splits = {"train": "train", "validation": "validation", "test": "test"}
+    hub_sizes = HubSizes(14_732, 818, 500, 2)
 
     def normalise(self, ds: Dataset) -> Dataset:
         if "id" in ds.features and ds.features["id"] != Value("string"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from lora_repro.tasks.base import Task, generation_example
+from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import WEBNLG_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.triples import SEEN, UNSEEN, realise_triples, webnlg_entry
@@ -36,6 +36,7 @@ def _shape(size: int) -> tuple[str, str]:
     return ("(X (X))", "NA") if size == 1 else ("(X" + " (X)" * size + ")", "sibling")
 
 
+@register_task("webnlg")
 class WebNLGTask(Task):
     kind = "generation"
     metric = "webnlg"
@@ -46,6 +47,8 @@ class WebNLGTask(Task):
     features = WEBNLG_FEATURES
     hub_splits = ["train", "dev", "test"]
     splits = {"train": "train", "validation": "dev", "test": "test"}
+    hub_sizes = HubSizes(18_025, 2_258, 70, 5, gen_len=40, n_test_inputs=1_862)
+    meta_args = {"category": "categories", "seen": "seen"}  # eval-group meta -> metrics.score keyword
     multi_reference = True
 
     def _entry(self, category: str, eid: int, n_refs: int, rng, test_category: str) -> dict:

@@ -7,12 +7,13 @@ hub's validation split.
 
 from __future__ import annotations
 
-from lora_repro.tasks.base import Task, generation_example
+from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import WIKISQL_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tasks.synthetic.tables import wikisql_rows
 
 
+@register_task("wikisql")
 class WikiSQLTask(Task):
     kind = "generation"
     metric = "wikisql"
@@ -21,6 +22,8 @@ class WikiSQLTask(Task):
     features = WIKISQL_FEATURES
     hub_splits = ["train", "validation", "test"]
     splits = {"train": "train", "validation": "validation", "test": "validation"}
+    hub_sizes = HubSizes(56_355, 8_421, 200, 2)
+    meta_args = {"table": "tables"}  # eval-group meta -> metrics.score keyword
 
     def generate(self, split: str, n: int, seed: int) -> list[dict]:
         return wikisql_rows(n, self.rng(split, seed), split)

@@ -5,7 +5,8 @@ the per-cell hyperparameter file's chosen ``hparams.variant`` blocks, the profil
 and finally the command-line overrides again (so an explicit ``train.lr=...`` always wins).
 ``cell_hash(cfg)`` hashes the resolved config without the keys that do not change results.
 ``run_cell(cfg)`` skips a cell whose ``DONE`` exists, else trains it in this process or, with
-``accelerate.num_processes > 1`` or an ``accelerate.config_file``, under ``accelerate launch``.
+``accelerate.num_processes > 1`` or an ``accelerate.config_file``, under ``accelerate launch`` with
+``python -m lora_repro.train.cell <run_dir>/config.yaml`` on every rank (``main``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from lora_repro import rundir
 from lora_repro.atomic import write_atomic
 from lora_repro.config import compose, config_dir, group_options
-from lora_repro.train.worker import CONFIG, DONE
 
 GROUPS = ("model", "task", "method", "profile", "logger", "hparams")
 # keys that select where or how a cell runs, not what it computes
@@ -176,26 +177,26 @@ def init_adapter_dir(cfg: DictConfig) -> Path | None:
     else:
         up = cell_config(upstream_overrides(cfg))
         run_dir = cell_run_dir(up)
-        if not (run_dir / DONE).is_file():
+        if not rundir.is_done(run_dir):
             cmd = "lora-repro train " + " ".join(upstream_overrides(cfg))
             raise FileNotFoundError(
                 f"init_from=mnli: the MNLI cell {run_dir} has not finished; run it first: {cmd}"
             )
-        p = run_dir / "adapter"
-    if not (p / "adapter_model.safetensors").is_file():
-        raise FileNotFoundError(f"no adapter_model.safetensors in {p} (init_from={cfg.init_from})")
+        p = rundir.adapter_dir(run_dir)
+    if not rundir.has_adapter(p):
+        raise FileNotFoundError(f"no {rundir.ADAPTER_WEIGHTS} in {p} (init_from={cfg.init_from})")
     return p
 
 
 def run_cell(cfg: DictConfig) -> Path:
     """Run one cell unless its ``DONE`` marker exists; returns its run directory."""
     run_dir = cell_run_dir(cfg)
-    if (run_dir / DONE).is_file():
+    if rundir.is_done(run_dir):
         print(f"lora-repro train: {run_dir} is DONE, skipping", file=sys.stderr)
         return run_dir
     init_dir = init_adapter_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config_file = run_dir / CONFIG
+    config_file = run_dir / rundir.CONFIG
     write_atomic(config_file, OmegaConf.to_yaml(cfg))
     nproc = int(cfg.accelerate.num_processes)
     if nproc > 1 or cfg.accelerate.config_file:
@@ -203,7 +204,7 @@ def run_cell(cfg: DictConfig) -> Path:
     else:
         from lora_repro.train.worker import run
 
-        run(cfg, run_dir, init_dir)
+        run(cfg, run_dir, init_dir, cell_hash(cfg))
     return run_dir
 
 
@@ -226,9 +227,27 @@ def launch(cfg: DictConfig, config_file: Path) -> None:
         cmd += ["--cpu"]
     if a.get("main_process_port"):
         cmd += ["--main_process_port", str(a.main_process_port)]
-    cmd += ["-m", "lora_repro.train.worker", str(config_file)]
+    cmd += ["-m", "lora_repro.train.cell", str(config_file)]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // max(1, int(a.num_processes)))))
     proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"accelerate launch failed with exit code {proc.returncode}: {' '.join(cmd)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of each rank under ``accelerate launch``: run the cell of a written config.yaml."""
+    from lora_repro.train.worker import run
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1:
+        print("usage: python -m lora_repro.train.cell <run_dir>/config.yaml", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    cfg = OmegaConf.load(path)
+    run(cfg, path.parent, init_adapter_dir(cfg), cell_hash(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

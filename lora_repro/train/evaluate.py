@@ -8,7 +8,6 @@ used up runs a dummy batch and drops its output) and beam search steps until eve
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -16,9 +15,6 @@ import torch
 import torch.nn.functional as F
 
 from lora_repro.train.data import IGNORE, Example, collate, eval_chunks
-
-# task eval-group meta key -> keyword of lora_repro.metrics.score
-META_ARGS = {"category": "categories", "seen": "seen", "table": "tables"}
 
 
 def token_loss_sum(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -111,21 +107,25 @@ def predict(
     return _gather(accelerator, results, len(examples)), total, count
 
 
-def validation_metrics(
-    accelerator, model, task, examples, cfg, pad_id, family, regression, prefix, items=None, tokenizer=None
-) -> dict[str, float]:
-    """Validation loss, plus the task metric: GLUE on encoders, or on decoders from generated labels."""
+def validation_metrics(model, cell, cfg) -> dict[str, float]:
+    """Validation loss, plus the task metric: GLUE on encoders, or on decoders from generated labels.
+
+    ``cell``: the running cell (train/setup.py ``RunningCell``): its accelerator, task, validation examples
+    and, for decoder classification, the validation prompts (``val_items``) and tokenizer."""
     from lora_repro.metrics import score
 
+    acc, task, examples, family = cell.accelerator, cell.task, cell.validation, cell.family
+    pad_id = cell.tokenizer.pad_token_id
     preds, total, count = predict(
-        accelerator, model, examples, cfg.eval.batch_size, pad_id, family, regression, prefix
+        acc, model, examples, cfg.eval.batch_size, pad_id, family, cell.regression, cell.prefix
     )
     out = {"loss": total / max(1, count)}
     if family == "encoder":
         labels = [e.labels for e in examples]
         out.update({k: float(v) for k, v in score(task.metric, preds, labels).items()})
-    elif items is not None:
-        preds, _ = decoder_labels(accelerator, accelerator.unwrap_model(model), tokenizer, task, items, cfg)
+    elif cell.val_items is not None:
+        items = cell.val_items
+        preds, _ = decoder_labels(acc, acc.unwrap_model(model), cell.tokenizer, task, items, cfg)
         out.update({k: float(v) for k, v in score(task.metric, preds, [i["label"] for i in items]).items()})
     return out
 
@@ -134,7 +134,7 @@ def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) 
     """Labels a decoder generates for classification/regression prompts (greedy; unknown text -> -1).
 
     The verbalised label (``task.format(row, "decoder")["target"]``, e.g. " entailment") is generated
-    after the prompt and mapped back to its class id; STS-B's number is parsed.
+    after the prompt and read back by ``task.parse_generated_label`` (class id; STS-B's number).
     """
     from lora_repro.tasks.base import prompt_ids
     from lora_repro.train.generation import BeamConfig, generate_texts
@@ -150,29 +150,7 @@ def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) 
         model, tokenizer, prompts, beam, bs, lockstep=lockstep_batches(model, len(items), bs, world)
     )
     texts = _gather(accelerator, [(i, t) for (i, _), t in zip(mine, texts, strict=True)], len(items))
-    if task.kind == "regression":
-        preds = []
-        for t in texts:
-            try:
-                preds.append(float(t.split()[0]))
-            except (ValueError, IndexError):
-                preds.append(0.0)
-        return preds, texts
-    index = {n: i for i, n in enumerate(names)}
-    return [index.get(t.strip().split(" ")[0] if t.strip() else "", -1) for t in texts], texts
-
-
-def metric_kwargs(metric: str, groups: list[dict]) -> dict[str, list]:
-    """Per-input metadata the metric accepts (WebNLG categories/seen, WikiSQL tables)."""
-    from lora_repro.metrics import METRICS
-
-    fn = METRICS.get(metric)
-    accepted = set(inspect.signature(fn).parameters) if fn else set()
-    kw: dict[str, list] = {}
-    for key, arg in META_ARGS.items():
-        if arg in accepted and groups and key in (groups[0].get("meta") or {}):
-            kw[arg] = [g["meta"][key] for g in groups]
-    return kw
+    return [task.parse_generated_label(t) for t in texts], texts
 
 
 def generate_groups(accelerator, model, tokenizer, groups: list[dict], cfg, bar=None) -> list[str]:

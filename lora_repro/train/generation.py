@@ -52,6 +52,63 @@ def _banned(history: torch.Tensor, n: int) -> list[list[int]]:
     return out
 
 
+class _Beams:
+    """The K running beams of each of B prompts, and the best finished hypothesis of each prompt."""
+
+    def __init__(self, B: int, K: int, cfg: BeamConfig, device) -> None:
+        self.B, self.K, self.cfg = B, K, cfg
+        self.scores = torch.zeros(B, K, device=device)
+        self.scores[:, 1:] = float("-inf")  # all beams start identical: expand from the first only
+        self.history = torch.empty(B * K, 0, dtype=torch.long, device=device)
+        self.best_score = torch.full((B,), float("-inf"))
+        self.best_seq: list[list[int]] = [[] for _ in range(B)]
+        self.done = torch.zeros(B, dtype=torch.bool)
+        self.offsets = (torch.arange(B, device=device) * K)[:, None]
+        self.max_den = float(cfg.max_new_tokens) ** cfg.length_penalty
+
+    def advance(self, logits: torch.Tensor, eos_id: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Extend every beam by one token from ``logits`` [B*K, V]; returns (tokens [B, K], source rows)."""
+        B, K, cfg = self.B, self.K, self.cfg
+        logp = F.log_softmax(logits, dim=-1)
+        for row, toks in enumerate(_banned(self.history, cfg.no_repeat_ngram_size)):
+            if toks:
+                logp[row, toks] = float("-inf")
+        V = logp.shape[-1]
+        cand = (self.scores.view(-1, 1) + logp).view(B, K * V)
+        top_scores, top_idx = cand.topk(K, dim=1)  # [B, K]
+        beam_src = top_idx // V
+        tokens = top_idx % V
+        flat_src = (beam_src + self.offsets).view(-1)
+        self.history = torch.cat([self.history[flat_src], tokens.view(-1, 1)], dim=1)
+        self.scores = top_scores.clone()
+        finished = tokens == eos_id
+        for b, k in finished.nonzero().tolist():
+            s = float(top_scores[b, k]) / length**cfg.length_penalty
+            if s > self.best_score[b] and not self.done[b]:
+                self.best_score[b] = s
+                self.best_seq[b] = self.history[b * K + k, :-1].tolist()
+        self.scores[finished] = float("-inf")
+        bound = self.scores.max(dim=1).values.cpu() / self.max_den
+        self.done |= (self.best_score > float("-inf")) & (self.best_score >= bound)
+        return tokens, flat_src
+
+    def finish(self) -> list[list[int]]:
+        """The best hypothesis of each prompt; unfinished beams compete as in the reference
+        (``_add_beam_candidate`` at the end)."""
+        length = self.history.shape[1]
+        for b in range(self.B):
+            if self.done[b]:
+                continue
+            for k in range(self.K):
+                if self.scores[b, k] == float("-inf"):
+                    continue
+                s = float(self.scores[b, k]) / length**self.cfg.length_penalty
+                if s > self.best_score[b]:
+                    self.best_score[b] = s
+                    self.best_seq[b] = self.history[b * self.K + k].tolist()
+        return self.best_seq
+
+
 @torch.no_grad()
 def beam_search(
     model, prompts: list[list[int]], eos_id: int, pad_id: int, cfg: BeamConfig, lockstep: bool = False
@@ -81,40 +138,11 @@ def beam_search(
     out = model(
         input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, **{cache_name: DynamicCache()}
     )
-    cache = output_cache(out)
-    logits = out.logits[:, -1, :].float()
-    beam_scores = torch.zeros(B, K, device=device)
-    beam_scores[:, 1:] = float("-inf")  # all beams start identical: expand from the first only
-    history = torch.empty(B * K, 0, dtype=torch.long, device=device)
-    best_score = torch.full((B,), float("-inf"))
-    best_seq: list[list[int]] = [[] for _ in range(B)]
-    done = torch.zeros(B, dtype=torch.bool)
-    offsets = (torch.arange(B, device=device) * K)[:, None]
-    max_den = float(cfg.max_new_tokens) ** cfg.length_penalty
+    beams = _Beams(B, K, cfg, device)
     for step in range(cfg.max_new_tokens):
-        logp = F.log_softmax(logits, dim=-1)
-        for row, toks in enumerate(_banned(history, cfg.no_repeat_ngram_size)):
-            if toks:
-                logp[row, toks] = float("-inf")
-        V = logp.shape[-1]
-        cand = (beam_scores.view(-1, 1) + logp).view(B, K * V)
-        top_scores, top_idx = cand.topk(K, dim=1)  # [B, K]
-        beam_src = top_idx // V
-        tokens = top_idx % V
-        flat_src = (beam_src + offsets).view(-1)
-        history = torch.cat([history[flat_src], tokens.view(-1, 1)], dim=1)
-        beam_scores = top_scores.clone()
-        length = step + 1
-        finished = tokens == eos_id
-        for b, k in finished.nonzero().tolist():
-            s = float(top_scores[b, k]) / length**cfg.length_penalty
-            if s > best_score[b] and not done[b]:
-                best_score[b] = s
-                best_seq[b] = history[b * K + k, :-1].tolist()
-        beam_scores[finished] = float("-inf")
-        bound = beam_scores.max(dim=1).values.cpu() / max_den
-        done |= (best_score > float("-inf")) & (best_score >= bound)
-        stop = bool(done.all())
+        cache, logits = output_cache(out), out.logits[:, -1, :].float()
+        tokens, flat_src = beams.advance(logits, eos_id, step + 1)
+        stop = bool(beams.done.all())
         if lockstep:
             stop = all_ranks(stop, device)
         if stop or step + 1 == cfg.max_new_tokens:
@@ -129,20 +157,7 @@ def beam_search(
             use_cache=True,
             **{cache_name: cache},
         )
-        cache = output_cache(out)
-        logits = out.logits[:, -1, :].float()
-    length = history.shape[1]
-    for b in range(B):  # unfinished beams compete as in the reference (_add_beam_candidate at the end)
-        if done[b]:
-            continue
-        for k in range(K):
-            if beam_scores[b, k] == float("-inf"):
-                continue
-            s = float(beam_scores[b, k]) / length**cfg.length_penalty
-            if s > best_score[b]:
-                best_score[b] = s
-                best_seq[b] = history[b * K + k].tolist()
-    return best_seq
+    return beams.finish()
 
 
 def generate_texts(

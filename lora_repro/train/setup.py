@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass
-class Cell:
-    """The objects of one running cell."""
+class RunningCell:
+    """The objects of one running cell (the grid's plan of a cell is grid/cells.py ``Cell``)."""
 
     accelerator: Any
     task: Any
@@ -144,34 +143,14 @@ def make_task(cfg: DictConfig):
 
 
 def init_from_upstream(model: nn.Module, adapter_dir: Path) -> int:
-    """Load the non-head trainable tensors of an upstream cell's adapter (MNLI -> MRPC/RTE/STS-B)."""
-    from safetensors.torch import load_file
+    """Load the non-head trainable tensors of an upstream cell's adapter (MNLI -> MRPC/RTE/STS-B);
+    the new task's head keeps its own initialisation. Returns the number of tensors loaded."""
+    from lora_repro.methods.io import load_trainable
 
-    from lora_repro.methods.base import head_prefixes, is_head_param
-    from lora_repro.methods.io import CONFIG_NAME, WEIGHTS_NAME, _from_file_key, base_fingerprint
-
-    meta = json.loads((adapter_dir / CONFIG_NAME).read_text()).get("lora_repro", {})
-    fp = meta.get("base_fingerprint")
-    if fp not in (None, "meta") and fp != base_fingerprint(model):
-        raise ValueError(
-            f"init adapter {adapter_dir} was trained on a different base model (fingerprint mismatch)"
-        )
-    heads = head_prefixes(model)
-    state = {_from_file_key(k): v for k, v in load_file(str(adapter_dir / WEIGHTS_NAME)).items()}
-    state = {k: v for k, v in state.items() if not is_head_param(k, heads)}
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad and not is_head_param(n, heads)}
-    if set(state) != set(params):
-        raise ValueError(
-            f"init adapter {adapter_dir} does not match this cell's method: "
-            f"missing {sorted(set(params) - set(state))[:3]}, unexpected {sorted(set(state) - set(params))[:3]}"
-        )
-    with torch.no_grad():
-        for n, p in params.items():
-            p.copy_(state[n].to(p.dtype))
-    return len(state)
+    return load_trainable(model, adapter_dir, require="exact", skip_heads=True, check_base=True)
 
 
-def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
+def build_cell(cfg: DictConfig, init_dir: Path | None) -> RunningCell:
     """Load the task, model, method and data of a cell (deterministic in ``cfg.seed``)."""
     from accelerate.utils import set_seed
 
@@ -200,6 +179,25 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
     if init_dir is not None:
         init_from_upstream(model, init_dir)
     params = count_parameters(model)
+    data = load_splits(cfg, task, tok, family)
+    return RunningCell(
+        accelerator=accelerator,
+        task=task,
+        model=model,
+        tokenizer=tok,
+        family=family,
+        regression=regression,
+        prefix=hasattr(model, "prefix_tuning"),
+        params=params,
+        source=loaded.source,
+        fsdp=fsdp,
+        **data,
+    )
+
+
+def load_splits(cfg: DictConfig, task, tok, family: str) -> dict[str, Any]:
+    """The cell's data: encoded train/validation(/test) examples, NLG test groups, and for decoder
+    classification the validation/test prompts whose labels are generated (RunningCell's fields)."""
     ml = int(cfg.train.max_length)
     train = encode(task, subset(task.load("train"), cfg.train.max_train_examples), tok, family, ml)
     val_ds = subset(task.load("validation"), cfg.eval.max_validation_examples)
@@ -218,10 +216,8 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> Cell:
             test_items = [task.format(r, family) for r in test_ds]
     if not train:
         raise ValueError(f"task {task.name}: the training split is empty")
-    return Cell(
-        accelerator, task, model, tok, family, regression, hasattr(model, "prefix_tuning"), params,
-        train, val, test, groups, loaded.source, val_items, test_items, fsdp,
-    )  # fmt: skip
+    return {"train": train, "validation": val, "test": test, "test_groups": groups,
+            "val_items": val_items, "test_items": test_items}  # fmt: skip
 
 
 def warmup_steps(cfg: DictConfig, total_steps: int, train: list[Example]) -> int:

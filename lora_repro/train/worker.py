@@ -1,8 +1,10 @@
-"""One rank of a cell: ``python -m lora_repro.train.worker <run_dir>/config.yaml``.
+"""One rank of a cell: build it, train it, evaluate it, write its results (``run``).
 
-Reads the resolved config that the outer process (Hydra) wrote, so ``accelerate launch`` and Hydra
-never share a process. Rank 0 writes everything; ``result.json`` is written atomically and only then
-``DONE``, so a crash never leaves a result that looks finished.
+Started in-process by ``run_cell`` or, under ``accelerate launch``, on every rank by
+``python -m lora_repro.train.cell <run_dir>/config.yaml`` (which reads the resolved config that the
+outer process, Hydra, wrote, so ``accelerate launch`` and Hydra never share a process). Rank 0 writes
+everything; ``result.json`` is written atomically and only then ``DONE`` (lora_repro.rundir), so a
+crash never leaves a result that looks finished. This module does not import train/cell.py.
 """
 
 from __future__ import annotations
@@ -10,17 +12,15 @@ from __future__ import annotations
 import json
 import resource
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from lora_repro import rundir
 from lora_repro.atomic import write_atomic
 from lora_repro.environment import environment
-
-RESULT, DONE, CONFIG = "result.json", "DONE", "config.yaml"
 
 
 def git_commit() -> str | None:
@@ -40,20 +40,22 @@ def peak_memory_mb() -> float:
 
 
 def _write_predictions(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    write_atomic(run_dir / "predictions_test.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    write_atomic(run_dir / rundir.PREDICTIONS, "".join(json.dumps(r) + "\n" for r in rows))
     if rows and "references" in rows[0]:  # plain files for the official scorers (e2e-metrics layout)
         write_atomic(
-            run_dir / "hypotheses_test.txt", "".join(r["prediction"].replace("\n", " ") + "\n" for r in rows)
+            run_dir / rundir.HYPOTHESES, "".join(r["prediction"].replace("\n", " ") + "\n" for r in rows)
         )
         refs = "\n".join("".join(ref.replace("\n", " ") + "\n" for ref in r["references"]) for r in rows)
-        write_atomic(run_dir / "references_test.txt", refs)
+        write_atomic(run_dir / rundir.REFERENCES, refs)
 
 
-def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None = None) -> dict[str, Any] | None:
-    """Train and evaluate the cell in ``run_dir``; returns the result on rank 0 (None elsewhere)."""
+def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None, config_hash: str) -> dict[str, Any] | None:
+    """Train and evaluate the cell in ``run_dir``; returns the result on rank 0 (None elsewhere).
+
+    ``init_dir``: the adapter the cell starts from (MNLI warm start) or None; ``config_hash``: the
+    cell's hash (train/cell.py ``cell_hash``), recorded in result.json."""
     from lora_repro.methods import save_adapter
     from lora_repro.train import checkpoint as ckpt
-    from lora_repro.train.cell import cell_hash
     from lora_repro.train.loggers import CellLogger
     from lora_repro.train.setup import build_cell
     from lora_repro.train.trainer import config_container, fit, test_metrics
@@ -70,12 +72,12 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None = None) -> dict[st
         inner = acc.unwrap_model(cell.model)
         ckpt.load_trainable(inner, best)
         if acc.is_main_process:
-            save_adapter(inner, run_dir / "adapter", weights=best)  # whole tensors, also under FSDP
+            save_adapter(inner, rundir.adapter_dir(run_dir), weights=best)  # whole tensors, also under FSDP
         test, rows = test_metrics(cfg, cell)
         best_rec = next(h for h in state.history if h["epoch"] == state.best_epoch)
         result = {
             "config": config,
-            "config_hash": cell_hash(cfg),
+            "config_hash": config_hash,
             "cell": {
                 "model": cfg.model.name,
                 "task": cfg.task.name,
@@ -94,31 +96,12 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None = None) -> dict[st
         }
         if acc.is_main_process:
             _write_predictions(run_dir, rows)
-            write_atomic(run_dir / RESULT, json.dumps(result, indent=1) + "\n")
-            write_atomic(run_dir / DONE, time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
+            rundir.write_result(run_dir, result)
             if not cfg.checkpoint.get("keep_after_done", False):
-                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+                shutil.rmtree(rundir.checkpoints_dir(run_dir), ignore_errors=True)
             logger.final(state.step, result)
         acc.wait_for_everyone()
         ok = True
         return result if acc.is_main_process else None
     finally:
         logger.close(ok)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of each rank under ``accelerate launch``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 1:
-        print("usage: python -m lora_repro.train.worker <run_dir>/config.yaml", file=sys.stderr)
-        return 2
-    path = Path(argv[0])
-    from lora_repro.train.cell import init_adapter_dir
-
-    cfg = OmegaConf.load(path)
-    run(cfg, path.parent, init_adapter_dir(cfg))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -64,7 +64,7 @@ def build(tmp_path, aggregate):
         write_result(
             grid.cell(grid.slots[(row, task, seed)]).run_dir, test, adapter=393216 if row else 354_920_000
         )
-    return spec, grid, collect(grid)
+    return spec, grid, collect(grid.spec, grid.seeds, grid.run_dirs())
 
 
 PROV = Provenance(command="lora-repro table 99", profile="tiny", commit="abc123", seeds=(1, 2, 3))
@@ -130,7 +130,7 @@ def test_write_table_is_idempotent(tmp_path):
 def test_nothing_ran_marks_everything_missing(tmp_path):
     spec = parse_spec(spec_dict("median"))
     grid = expand(spec, resolver=resolver, runs_root=tmp_path / "runs")
-    rows = collect(grid)
+    rows = collect(grid.spec, grid.seeds, grid.run_dirs())
     md = to_markdown(spec, rows, PROV)
     assert rows[0].trainable is None and rows[0].entries["BLEU"].value is None
     assert "sst2 seed 1, sst2 seed 2, sst2 seed 3, e2e seed 1" in md
@@ -165,7 +165,7 @@ def test_paper_avg_adds_a_computed_avg_column(tmp_path):
     grid = expand(spec, resolver=resolver, runs_root=tmp_path / "runs")
     for (row, task, seed), test in RESULTS.items():
         write_result(grid.cell(grid.slots[(row, task, seed)]).run_dir, test, adapter=1)
-    ft = collect(grid)[0].entries["Avg"]
+    ft = collect(grid.spec, grid.seeds, grid.run_dirs())[0].entries["Avg"]
     assert ft.value == pytest.approx((86.0 + 62.0 + 7.5) / 3) and ft.paper == 77.7
 
 
@@ -174,7 +174,9 @@ def test_nan_metric_counts_as_missing_with_a_note(tmp_path):
     grid = expand(spec, resolver=resolver, runs_root=tmp_path / "runs")
     for seed in (1, 2, 3):
         write_result(grid.cell(grid.slots[(0, "e2e", seed)]).run_dir, {"BLEU": float("nan"), "NIST": 8.0}, 1)
-    entries = collect(grid)[0].entries
+    entries = collect(grid.spec, grid.seeds, grid.run_dirs())[0].entries
     assert entries["BLEU"].value is None and entries["BLEU"].note == "no test.BLEU in result.json"
     assert entries["NIST"].value == 8.0 and entries["NIST"].n == 3
-    assert "— (no test.BLEU in result.json)" in to_markdown(spec, collect(grid), PROV)
+    assert "— (no test.BLEU in result.json)" in to_markdown(
+        spec, collect(grid.spec, grid.seeds, grid.run_dirs()), PROV
+    )

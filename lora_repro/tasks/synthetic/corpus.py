@@ -67,12 +67,16 @@ def _sql_doc(rng: random.Random) -> str:
 
 
 def _question_doc(rng: random.Random) -> str:
-    from lora_repro.tasks.synthetic.glue import ATTRS, _negated, _other, _question, _value
+    from lora_repro.tasks.synthetic.glue import ATTRS, attr_value, negated_fact, other_value, question_about
 
     p = rng.choice(WORLD.people)
     a = rng.choice(ATTRS)
-    answer = person_fact(p, a, rng) if rng.random() < 0.7 else _negated(p, a, _other(a, _value(p, a), rng))
-    return f"{_question(p, a, rng)} {answer}"
+    answer = (
+        person_fact(p, a, rng)
+        if rng.random() < 0.7
+        else negated_fact(p, a, other_value(a, attr_value(p, a), rng))
+    )
+    return f"{question_about(p, a, rng)} {answer}"
 
 
 def _webnlg_doc(rng: random.Random) -> str:

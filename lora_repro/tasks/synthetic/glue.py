@@ -24,11 +24,11 @@ ATTRS = ["job", "city", "pet", "colour"]
 VALUES = {"job": JOBS, "city": CITIES, "pet": ANIMALS, "colour": COLOURS}
 
 
-def _value(p: Person, attr: str) -> str:
+def attr_value(p: Person, attr: str) -> str:
     return {"job": p.job, "city": p.city, "pet": p.pet, "colour": p.colour}[attr]
 
 
-def _other(attr: str, v: str, rng: random.Random) -> str:
+def other_value(attr: str, v: str, rng: random.Random) -> str:
     return rng.choice([x for x in VALUES[attr] if x != v])
 
 
@@ -122,14 +122,14 @@ def mrpc(rng: random.Random) -> dict:
         s2 = _two_facts(rng, p, rng.sample(attrs, 2))
     elif rng.random() < 0.7:
         a = rng.choice(attrs)
-        s2 = _two_facts(rng, p, rng.sample(attrs, 2), {a: _other(a, _value(p, a), rng)})
+        s2 = _two_facts(rng, p, rng.sample(attrs, 2), {a: other_value(a, attr_value(p, a), rng)})
     else:
         q = rng.choice([x for x in WORLD.people if x != p])
-        s2 = _two_facts(rng, q, attrs, {a: _value(p, a) for a in attrs})
+        s2 = _two_facts(rng, q, attrs, {a: attr_value(p, a) for a in attrs})
     return {"sentence1": s1, "sentence2": s2, "label": _noisy(label, 2, rng)}
 
 
-def _question(p: Person, attr: str, rng: random.Random) -> str:
+def question_about(p: Person, attr: str, rng: random.Random) -> str:
     n = p.name
     return rng.choice(
         {
@@ -155,12 +155,12 @@ def qqp(rng: random.Random) -> dict:
     a = rng.choice(ATTRS)
     label = 1 if rng.random() < 0.45 else 0
     if label:
-        q2 = _question(p, a, rng)
+        q2 = question_about(p, a, rng)
     elif rng.random() < 0.5:
-        q2 = _question(p, rng.choice([x for x in ATTRS if x != a]), rng)
+        q2 = question_about(p, rng.choice([x for x in ATTRS if x != a]), rng)
     else:
-        q2 = _question(rng.choice([x for x in WORLD.people if x != p]), a, rng)
-    return {"question1": _question(p, a, rng), "question2": q2, "label": _noisy(label, 2, rng)}
+        q2 = question_about(rng.choice([x for x in WORLD.people if x != p]), a, rng)
+    return {"question1": question_about(p, a, rng), "question2": q2, "label": _noisy(label, 2, rng)}
 
 
 def stsb(rng: random.Random) -> dict:
@@ -183,14 +183,14 @@ def stsb(rng: random.Random) -> dict:
 def _premise(rng: random.Random, p: Person, attrs: list[str], mismatched: bool) -> str:
     if not mismatched:
         return _two_facts(rng, p, attrs)
-    vals = [_value(p, a) for a in attrs]
+    vals = [attr_value(p, a) for a in attrs]
     parts = {"job": f"the {vals[0]}", "city": f"from {vals[0]}", "pet": f"with a pet {vals[0]}",
              "colour": f"who loves {vals[0]}"}  # fmt: skip
     vp = {"job": "works as a", "city": "lives in", "pet": "owns a", "colour": "likes the colour"}[attrs[1]]
     return f"Our friend {p.name}, {parts[attrs[0]]}, {vp} {vals[1]} , they say."
 
 
-def _negated(p: Person, attr: str, v: str) -> str:
+def negated_fact(p: Person, attr: str, v: str) -> str:
     return {
         "job": f"{p.name} is not a {v}.",
         "city": f"{p.name} does not live in {v}.",
@@ -223,17 +223,21 @@ def _nli(rng: random.Random, mismatched: bool) -> tuple[str, str, int]:
     a = rng.choice(attrs)
     neg = rng.random() < 0.3
     if label == 0:
-        hyp = _negated(p, a, _other(a, _value(p, a), rng)) if neg else person_fact(p, a, style)
+        hyp = negated_fact(p, a, other_value(a, attr_value(p, a), rng)) if neg else person_fact(p, a, style)
     elif label == 2:
-        hyp = _negated(p, a, _value(p, a)) if neg else person_fact(p, a, style, _other(a, _value(p, a), rng))
+        hyp = (
+            negated_fact(p, a, attr_value(p, a))
+            if neg
+            else person_fact(p, a, style, other_value(a, attr_value(p, a), rng))
+        )
     else:
         b = rng.choice([x for x in ATTRS if x not in attrs])
         v = rng.choice(VALUES[b])
         if rng.random() < 0.3:
             q = rng.choice([x for x in WORLD.people if x != p])
-            hyp = person_fact(q, a, style, _value(p, a))
+            hyp = person_fact(q, a, style, attr_value(p, a))
         else:
-            hyp = _negated(p, b, v) if neg else person_fact(p, b, style, v)
+            hyp = negated_fact(p, b, v) if neg else person_fact(p, b, style, v)
     return premise, hyp, label
 
 
@@ -263,7 +267,7 @@ def qnli(rng: random.Random) -> dict:
         sent = person_fact(p, rng.choice([x for x in ATTRS if x != a]), rng)
     else:
         sent = person_fact(rng.choice([x for x in WORLD.people if x != p]), a, rng)
-    return {"question": _question(p, a, rng), "sentence": sent, "label": _noisy(label, 2, rng)}
+    return {"question": question_about(p, a, rng), "sentence": sent, "label": _noisy(label, 2, rng)}
 
 
 GENERATORS: dict[str, Callable[..., dict]] = {
