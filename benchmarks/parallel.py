@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--no-checkpoints", action="store_true", help="checkpoint.every_epoch=false")
     args = ap.parse_args()
 
-    from lora_repro.tasks.tokenizer import tiny_tokenizer
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
     from lora_repro.train.cell import cell_config, run_cell
 
     work = Path(tempfile.mkdtemp(prefix="lora-repro-bench-parallel-"))

@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("lora_repro.commands.params", "|Θ| of a model and method, or of every row of a paper table"),
     "data": ("lora_repro.tasks.cli", "print formatted examples of a task"),
     "score": ("lora_repro.metrics.cli", "score predictions against grouped references"),
-    "pretrain": ("lora_repro.models.pretrain_cli", "pretrain a tiny-profile model"),
+    "pretrain": ("lora_repro.tiny.pretrain_cli", "pretrain a tiny-profile model"),
     "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
     "table": ("lora_repro.grid.cli", "run and render a paper table"),
     "env": ("lora_repro.environment", "the environment block every result.json records"),

@@ -138,3 +138,30 @@ def test_no_private_name_is_imported_across_modules():
                 if names:
                     bad.append(f"{f.relative_to(PKG.parent)}: {node.module} {names}")
     assert bad == []
+
+
+BASE = {"lora_repro.config", "lora_repro.atomic"}
+ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
+    "lora_repro.environment": set(),
+    "lora_repro.rundir": set(),
+    "lora_repro.models": set(),
+    "lora_repro.methods": {"models"},
+    "lora_repro.metrics": set(),
+    "lora_repro.tiny": {"models"},
+    "lora_repro.tasks": {"tiny", "metrics"},
+    "lora_repro.analysis": {"methods", "models"},
+    "lora_repro.train": {"models", "methods", "tasks", "tiny", "metrics", "rundir", "environment"},
+    "lora_repro.tables": {"rundir", "environment"},
+    "lora_repro.commands": {"models", "methods"},
+    "lora_repro.grid": {"train", "tables", "tasks", "tiny", "commands", "cli", "rundir", "environment"},
+}
+
+
+def test_each_part_imports_only_what_the_contracts_allow():
+    graph = package_graph(import_graph())
+    extra = {}
+    for part, deps in graph.items():
+        allowed = BASE | {f"lora_repro.{a}" for a in ALLOWED.get(part, set())}
+        if deps - allowed:
+            extra[part] = sorted(deps - allowed)
+    assert extra == {}

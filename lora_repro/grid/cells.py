@@ -170,8 +170,8 @@ def configs_fingerprint(root: Path | None = None) -> str:
     # a tiny cell's hash also names its pretrained tiny model and the data generators (cell.py
     # _tiny_identity): the code behind those must invalidate the cache too
     pkg = root / "lora_repro"
-    files += [pkg / "models" / "pretrain.py", pkg / "tasks" / "tokenizer.py", pkg / "tasks" / "sources.py"]
-    files += sorted((pkg / "tasks" / "synthetic").glob("*.py"))
+    files += [pkg / "tiny" / "pretrain.py", pkg / "tiny" / "tokenizer.py", pkg / "tasks" / "sources.py"]
+    files += sorted((pkg / "tiny" / "synthetic").glob("*.py"))
     for path in files:
         if path.is_file():
             h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")

@@ -157,7 +157,7 @@ def pick_spawn(spawn: str, profile: str, gpus: list[str] | None):  # noqa: ANN20
 def missing_tiny_models(grid: Grid) -> dict[str, tuple[dict[str, Any], str | None]]:
     """The tiny models the grid's unfinished cells need and the cache lacks: {directory: (model config,
     cache dir)}. Cells with ``model.path=`` (a local model) need none."""
-    from lora_repro.models.pretrain import is_pretrained, tiny_model_dir
+    from lora_repro.tiny.pretrain import is_pretrained, tiny_model_dir
 
     todo: dict[str, tuple[dict[str, Any], str | None]] = {}
     if grid.profile != "tiny":
@@ -177,7 +177,7 @@ def missing_tiny_models(grid: Grid) -> dict[str, tuple[dict[str, Any], str | Non
 
 
 def _pretrain(args: tuple[dict[str, Any], str | None]) -> str:
-    from lora_repro.models.pretrain import ensure_pretrained
+    from lora_repro.tiny.pretrain import ensure_pretrained
 
     model, cache = args
     return str(ensure_pretrained(model, cache, progress=False))

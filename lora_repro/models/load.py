@@ -2,8 +2,9 @@
 
 * ``model.path=<dir>``: any directory written by ``save_pretrained`` (model + tokenizer), in any profile;
 * profile ``paper``: ``from_pretrained(model.hub_id, revision=model.revision)``;
-* profile ``tiny``: the suite's pretrained tiny model, pretraining it on first use
-  (:func:`lora_repro.models.pretrain.ensure_pretrained`).
+* profile ``tiny``: the suite's pretrained tiny model: the caller resolves its directory first
+  (:func:`lora_repro.tiny.pretrain.with_tiny_path` pretrains it on first use and sets
+  ``model.path``), so model loading knows nothing of the tiny world.
 
 Encoders get ``AutoModelForSequenceClassification`` with the task's ``num_labels`` (STS-B:
 ``num_labels=1``, ``problem_type="regression"``), decoders ``AutoModelForCausalLM``.
@@ -35,8 +36,8 @@ def _get(cfg: Any, key: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None, pretrain: bool = True) -> str:
-    """Where the weights come from: a local dir, the tiny cache dir, or a hub id."""
+def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None) -> str:
+    """Where the weights come from: a local dir (``model.path``; the tiny profile's always), or a hub id."""
     path = _get(model_cfg, "path")
     if path:
         if not Path(path).is_dir():
@@ -45,10 +46,10 @@ def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None, pre
             )
         return str(path)
     if profile == "tiny":
-        from lora_repro.models.pretrain import ensure_pretrained, tiny_model_dir
-
-        plain = _plain(model_cfg)
-        return str(ensure_pretrained(plain, cache_dir) if pretrain else tiny_model_dir(plain, cache_dir))
+        raise ValueError(
+            f"profile tiny: model {_get(model_cfg, 'name')!r} needs model.path, the tiny model's directory "
+            "(lora_repro.tiny.pretrain.with_tiny_path resolves it, pretraining the model on first use)"
+        )
     if profile == "paper":
         if _get(model_cfg, "count_only") or not _get(model_cfg, "hub_id"):
             raise ValueError(
@@ -57,17 +58,6 @@ def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None, pre
             )
         return str(model_cfg["hub_id"])
     raise ValueError(f"unknown profile {profile!r}; allowed: tiny, paper")
-
-
-def _plain(cfg: Any) -> dict[str, Any]:
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    except ImportError:  # pragma: no cover
-        pass
-    return dict(cfg)
 
 
 def _from_pretrained(auto_cls, source: str, **kw):

@@ -28,7 +28,7 @@ from lora_repro.tasks.sources import (
     load_local,
     quiet,
 )
-from lora_repro.tasks.synthetic.world import rng_for
+from lora_repro.tiny.synthetic.world import rng_for
 
 ROLES = ("train", "validation", "test")
 FAMILIES = ("encoder", "decoder")

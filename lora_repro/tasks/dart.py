@@ -10,7 +10,7 @@ from __future__ import annotations
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import DART_FEATURES
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.triples import dart_entry
+from lora_repro.tiny.synthetic.triples import dart_entry
 
 
 def linearise_tripleset(tripleset: list[list[str]]) -> str:

@@ -11,8 +11,8 @@ import re
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import E2E_FEATURES
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
-from lora_repro.tasks.synthetic.world import WORLD
+from lora_repro.tiny.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
+from lora_repro.tiny.synthetic.world import WORLD
 
 # MR attribute -> the key the reference code's linearised data uses.
 MR_KEYS = {"eatType": "Type", "priceRange": "price", "familyFriendly": "family friendly"}

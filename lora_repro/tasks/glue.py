@@ -14,7 +14,7 @@ from datasets import Dataset
 from lora_repro.tasks.base import HubSizes, Task, register_task
 from lora_repro.tasks.schemas import GLUE_LABELS, GLUE_TEXT, glue_features
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.glue import glue_rows
+from lora_repro.tiny.synthetic.glue import glue_rows
 
 METRICS = {
     "cola": ("matthews", "max"),

@@ -12,7 +12,7 @@ from datasets import Dataset, Value
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import SAMSUM_FEATURES
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.text import chat
+from lora_repro.tiny.synthetic.text import chat
 
 
 @register_task("samsum")

@@ -114,7 +114,8 @@ def generator_version() -> str:
     """Hash of the synthetic generators' source: cached tiny data is regenerated when they change."""
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
-    for p in sorted([*pkg.glob("synthetic/*.py"), pkg / "sources.py"]):
+    world = pkg.parent / "tiny" / "synthetic"  # the tiny world's generators (lora_repro/tiny/synthetic)
+    for p in sorted([*world.glob("*.py"), pkg / "sources.py"]):
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 

@@ -14,7 +14,7 @@ from datasets import Dataset
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import WEBNLG_FEATURES
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.triples import SEEN, UNSEEN, realise_triples, webnlg_entry
+from lora_repro.tiny.synthetic.triples import SEEN, UNSEEN, realise_triples, webnlg_entry
 
 TEST_WITH_LEX = "testdata_with_lex"
 TEST_UNSEEN = "testdata_unseen_with_lex"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
 from lora_repro.tasks.schemas import WIKISQL_FEATURES
 from lora_repro.tasks.sources import HubSpec
-from lora_repro.tasks.synthetic.tables import wikisql_rows
+from lora_repro.tiny.synthetic.tables import wikisql_rows
 
 
 @register_task("wikisql")

@@ -121,8 +121,8 @@ def _tiny_identity(model_json: str) -> dict[str, str]:
     both in the cell hash, a change to the corpus, the pretraining or the tiny data gives new cells
     instead of letting a grid skip cells trained on the old models or data.
     """
-    from lora_repro.models.pretrain import tiny_model_dir
     from lora_repro.tasks.sources import generator_version
+    from lora_repro.tiny.pretrain import tiny_model_dir
 
     return {"model": tiny_model_dir(json.loads(model_json), cache_dir=".").name, "data": generator_version()}
 

@@ -156,6 +156,7 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> RunningCell:
 
     from lora_repro.methods import apply_method, count_parameters
     from lora_repro.models.load import load_model
+    from lora_repro.tiny.pretrain import with_tiny_path
 
     if cfg.train.num_threads:
         torch.set_num_threads(int(cfg.train.num_threads))
@@ -167,7 +168,7 @@ def build_cell(cfg: DictConfig, init_dir: Path | None) -> RunningCell:
     regression = task.kind == "regression"
     set_seed(int(cfg.seed))
     loaded = load_model(
-        cfg.model,
+        with_tiny_path(cfg.model, cfg.profile.name, cfg.profile.cache_dir),
         cfg.profile.name,
         cfg.profile.cache_dir,
         num_labels=task.num_labels if family == "encoder" else None,

@@ -64,9 +64,9 @@ def test_configs_fingerprint_follows_the_code_behind_the_tiny_identity(tmp_path,
     monkeypatch.setattr(lora_repro.config, "config_dir", lambda: tmp_path / "configs")
 
     files = [
-        "lora_repro/config.py", "lora_repro/train/cell.py", "lora_repro/models/pretrain.py",
-        "lora_repro/tasks/tokenizer.py", "lora_repro/tasks/sources.py", "lora_repro/tasks/synthetic/corpus.py",
-        "lora_repro/tasks/synthetic/glue.py", "lora_repro/metrics/other.py",
+        "lora_repro/config.py", "lora_repro/train/cell.py", "lora_repro/tiny/pretrain.py",
+        "lora_repro/tiny/tokenizer.py", "lora_repro/tasks/sources.py", "lora_repro/tiny/synthetic/corpus.py",
+        "lora_repro/tiny/synthetic/glue.py", "lora_repro/metrics/other.py",
     ]  # fmt: skip
     for f in files:
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)

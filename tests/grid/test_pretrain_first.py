@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from lora_repro.grid import cli
-from lora_repro.models.pretrain import tiny_model_dir
+from lora_repro.tiny.pretrain import tiny_model_dir
 
 pytestmark = pytest.mark.slow
 QUICK = {"steps": 2, "batch_size": 2, "seq_len": 16, "corpus_size": 40}

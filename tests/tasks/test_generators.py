@@ -6,7 +6,7 @@ import pytest
 from datasets import Dataset
 
 from lora_repro.tasks import TASKS, get_task
-from lora_repro.tasks.synthetic.tables import execute
+from lora_repro.tiny.synthetic.tables import execute
 
 SMALL = {"n_train": 40, "n_validation": 20, "n_test": 60}
 UNSEEN = {"Athlete", "Artist", "CelestialBody", "MeanOfTransportation", "Politician"}

@@ -6,8 +6,8 @@ import random
 
 import numpy as np
 
-from lora_repro.tasks.synthetic import corpus, pretraining_corpus
-from lora_repro.tasks.synthetic.glue import review_sentence, sst2
+from lora_repro.tiny.synthetic import corpus, pretraining_corpus
+from lora_repro.tiny.synthetic.glue import review_sentence, sst2
 
 
 def test_tiny_sst2_is_as_hard_for_a_bag_of_words_as_real_sst2():

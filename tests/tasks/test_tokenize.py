@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lora_repro.tasks import get_task
 from lora_repro.tasks.base import prompt_ids
-from lora_repro.tasks.tokenizer import tiny_tokenizer
+from lora_repro.tiny.tokenizer import tiny_tokenizer
 
 SMALL = {"n_train": 30, "n_validation": 10, "n_test": 10}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from lora_repro.tasks.synthetic import pretraining_corpus
-from lora_repro.tasks.tokenizer import tiny_tokenizer, tokenizer_key
+from lora_repro.tiny.synthetic import pretraining_corpus
+from lora_repro.tiny.tokenizer import tiny_tokenizer, tokenizer_key
 
 
 def test_corpus_is_deterministic_and_seeded():
@@ -48,7 +48,7 @@ def test_concurrent_first_use_is_safe(tmp_path):
     code = (
         "import sys, hashlib, json\n"
         "from lora_repro.tasks import get_task\n"
-        "from lora_repro.tasks.tokenizer import tiny_tokenizer\n"
+        "from lora_repro.tiny.tokenizer import tiny_tokenizer\n"
         "tok = tiny_tokenizer(sys.argv[1])\n"
         "task = get_task('sst2', cache_dir=sys.argv[1], tiny={'n_train': 200})\n"
         "ids = [list(x) for x in task.tokenize(task.load('train'), tok, 'encoder', 32)['input_ids']]\n"

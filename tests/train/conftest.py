@@ -46,7 +46,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tokenizer(cache_dir):
-    from lora_repro.tasks.tokenizer import tiny_tokenizer
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
 
     return tiny_tokenizer(cache_dir)
 

@@ -101,8 +101,8 @@ def test_hash_ignores_where_and_how_a_cell_runs(tmp_path):
 
 def test_tiny_hash_names_the_pretrained_model_and_the_data_generators(monkeypatch):
     """A corpus, pretraining or generator change must give new tiny cells, not reuse old ones."""
-    import lora_repro.models.pretrain as pretrain
     import lora_repro.tasks.sources as sources
+    import lora_repro.tiny.pretrain as pretrain
     from lora_repro.train import cell
 
     base = ["model=roberta-base", "task=sst2", "method=lora", "seed=1"]

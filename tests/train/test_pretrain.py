@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from lora_repro.models.load import load_model
-from lora_repro.models.pretrain import ensure_pretrained, tiny_model_dir
-from lora_repro.models.pretrain_cli import main as pretrain_main
+from lora_repro.tiny.pretrain import ensure_pretrained, tiny_model_dir
+from lora_repro.tiny.pretrain_cli import main as pretrain_main
 
 pytestmark = pytest.mark.slow
 QUICK = {"steps": 3, "batch_size": 4, "seq_len": 32, "corpus_size": 300}
@@ -46,7 +46,7 @@ def test_masked_lm_encoder_gets_a_classification_head(tmp_path, cache_dir):
 
 def test_concurrent_starts_train_once(tmp_path, cache_dir):
     code = (
-        "import sys; from lora_repro.models.pretrain import ensure_pretrained; "
+        "import sys; from lora_repro.tiny.pretrain import ensure_pretrained; "
         f"print(ensure_pretrained('gpt2-medium', sys.argv[1], progress=False, **{QUICK!r}))"
     )
     procs = [
@@ -73,9 +73,9 @@ def test_pretrain_cli(tmp_path, capsys, cache_dir):
 def test_encoder_batches_carry_the_bag_of_words_of_the_unmasked_sequence(cache_dir):
     import random
 
-    from lora_repro.models.pretrain import PretrainRecipe, _encoder_batches
-    from lora_repro.tasks.synthetic import pretraining_corpus
-    from lora_repro.tasks.tokenizer import tiny_tokenizer
+    from lora_repro.tiny.pretrain import PretrainRecipe, _encoder_batches
+    from lora_repro.tiny.synthetic import pretraining_corpus
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
 
     tok = tiny_tokenizer(cache_dir)
     recipe = PretrainRecipe(batch_size=6, seq_len=40)
@@ -94,8 +94,8 @@ def test_encoder_batches_carry_the_bag_of_words_of_the_unmasked_sequence(cache_d
 def test_cls_bow_term_is_added_to_masked_lm_and_makes_s_depend_on_the_input(cache_dir):
     """Masked LM alone leaves <s> nearly constant; the bag-of-words term makes it describe the input."""
     from lora_repro.models.build import model_config
-    from lora_repro.models.pretrain import PretrainRecipe, _encoder_loss, pretrain_model
-    from lora_repro.tasks.tokenizer import tiny_tokenizer
+    from lora_repro.tiny.pretrain import PretrainRecipe, _encoder_loss, pretrain_model
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
 
     tok = tiny_tokenizer(cache_dir)
     cfg = model_config("roberta-base")

@@ -10,14 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from lora_repro.tasks.synthetic.text import (
+from lora_repro.tiny.synthetic.text import (
     E2E_SLOTS,
     person_fact,
     realise_mr,
     restaurant_slots,
     review_clause,
 )
-from lora_repro.tasks.synthetic.world import ANIMALS, CITIES, COLOURS, JOBS, WORLD, Person
+from lora_repro.tiny.synthetic.world import ANIMALS, CITIES, COLOURS, JOBS, WORLD, Person
 
 NOISE = 0.05
 ATTRS = ["job", "city", "pet", "colour"]

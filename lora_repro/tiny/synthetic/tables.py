@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from lora_repro.tasks.synthetic.world import CITIES, WORLD
+from lora_repro.tiny.synthetic.world import CITIES, WORLD
 
 AGG_OPS = ["", "MAX", "MIN", "COUNT", "SUM", "AVG"]
 COND_OPS = ["=", ">", "<", "OP"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from lora_repro.tasks.synthetic.corpus import pretraining_corpus
+from lora_repro.tiny.synthetic.corpus import pretraining_corpus
 
 __all__ = ["pretraining_corpus"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 
-from lora_repro.tasks.synthetic.text import (
+from lora_repro.tiny.synthetic.text import (
     E2E_SLOTS,
     chat,
     person_fact,
     realise_mr,
     restaurant_slots,
 )
-from lora_repro.tasks.synthetic.world import WORLD, rng_for
+from lora_repro.tiny.synthetic.world import WORLD, rng_for
 
 
 def _restaurant_doc(rng: random.Random) -> str:
@@ -37,7 +37,7 @@ VERDICTS = {
 
 
 def _review_doc(rng: random.Random) -> str:
-    from lora_repro.tasks.synthetic.glue import review_sentence
+    from lora_repro.tiny.synthetic.glue import review_sentence
 
     text, label = review_sentence(rng)
     verdict = rng.choice(VERDICTS[label])
@@ -58,7 +58,7 @@ def _triple_doc(rng: random.Random) -> str:
 
 
 def _sql_doc(rng: random.Random) -> str:
-    from lora_repro.tasks.synthetic.tables import wikisql_rows
+    from lora_repro.tiny.synthetic.tables import wikisql_rows
 
     row = wikisql_rows(1, rng, "train")[0]
     header = " | ".join(row["table"]["header"])
@@ -67,7 +67,7 @@ def _sql_doc(rng: random.Random) -> str:
 
 
 def _question_doc(rng: random.Random) -> str:
-    from lora_repro.tasks.synthetic.glue import ATTRS, attr_value, negated_fact, other_value, question_about
+    from lora_repro.tiny.synthetic.glue import ATTRS, attr_value, negated_fact, other_value, question_about
 
     p = rng.choice(WORLD.people)
     a = rng.choice(ATTRS)
@@ -80,7 +80,7 @@ def _question_doc(rng: random.Random) -> str:
 
 
 def _webnlg_doc(rng: random.Random) -> str:
-    from lora_repro.tasks.synthetic.triples import CATEGORIES, realise_triples, webnlg_entry
+    from lora_repro.tiny.synthetic.triples import CATEGORIES, realise_triples, webnlg_entry
 
     strings, tuples = webnlg_entry(rng.choice(sorted(CATEGORIES)), rng)
     if rng.random() < 0.3:

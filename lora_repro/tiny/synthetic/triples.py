@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from lora_repro.tasks.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
-from lora_repro.tasks.synthetic.world import CITIES, COUNTRIES, FIRST_NAMES, LAST_NAMES, NAME_ADJ, WORLD
+from lora_repro.tiny.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
+from lora_repro.tiny.synthetic.world import CITIES, COUNTRIES, FIRST_NAMES, LAST_NAMES, NAME_ADJ, WORLD
 
 SEEN = ["Airport", "Astronaut", "Building", "City", "ComicsCharacter", "Food", "Monument", "SportsTeam",
         "University", "WrittenWork"]  # fmt: skip

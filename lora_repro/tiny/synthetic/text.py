@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from lora_repro.tasks.synthetic.world import ACTIVITIES, DAYS, HOURS, WORLD, Person, Restaurant
+from lora_repro.tiny.synthetic.world import ACTIVITIES, DAYS, HOURS, WORLD, Person, Restaurant
 
 # E2E slot order as in the real meaning representations.
 E2E_SLOTS = ["name", "eatType", "food", "priceRange", "customer rating", "area", "familyFriendly", "near"]

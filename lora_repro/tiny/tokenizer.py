@@ -33,7 +33,7 @@ def tokenizer_key(vocab_size: int = VOCAB_SIZE) -> str:
     Any change to the tiny world's text changes the key, so a stale cached tokenizer is never used;
     models pretrained with the tiny tokenizer should include this key in their own cache key.
     """
-    from lora_repro.tasks.synthetic import pretraining_corpus
+    from lora_repro.tiny.synthetic import pretraining_corpus
 
     h = hashlib.sha256(f"{TOKENIZER_VERSION}:{vocab_size}:{CORPUS_SIZE}:{CORPUS_SEED}".encode())
     for doc in pretraining_corpus(CORPUS_SIZE, CORPUS_SEED):
@@ -48,7 +48,7 @@ def train_tiny_tokenizer(vocab_size: int = VOCAB_SIZE):
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
-    from lora_repro.tasks.synthetic import pretraining_corpus
+    from lora_repro.tiny.synthetic import pretraining_corpus
 
     bpe = ByteLevelBPETokenizer(add_prefix_space=False)
     corpus = pretraining_corpus(CORPUS_SIZE, CORPUS_SEED)

@@ -12,7 +12,7 @@ from lora_repro.config import group_options, load_group_file, split_args
 
 def main(argv: list[str]) -> int:
     """Pretrain (or find in the cache) one or all tiny models; print their directories."""
-    from lora_repro.models.pretrain import ensure_pretrained
+    from lora_repro.tiny.pretrain import ensure_pretrained
 
     own, rest = split_args(argv, {"model": None, "steps": None, "cache_dir": None, "force": False})
     if rest:

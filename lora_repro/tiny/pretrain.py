@@ -85,7 +85,7 @@ def tiny_model_dir(
     name: str | dict[str, Any], cache_dir: str | os.PathLike | None = None, **overrides: Any
 ) -> Path:
     """Where the pretrained tiny model ``name`` lives (whether or not it exists yet)."""
-    from lora_repro.tasks.tokenizer import tokenizer_key
+    from lora_repro.tiny.tokenizer import tokenizer_key
 
     cfg = _model_cfg(name)
     recipe = recipe_for(cfg, **overrides)
@@ -196,7 +196,7 @@ def _pretrain(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool):
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     from lora_repro.models.build import hf_config
-    from lora_repro.tasks.synthetic import pretraining_corpus
+    from lora_repro.tiny.synthetic import pretraining_corpus
 
     torch.manual_seed(recipe.seed)
     rng = random.Random(recipe.seed)
@@ -255,6 +255,26 @@ def preserved_rng():
             torch.cuda.set_rng_state_all(cuda)
 
 
+def with_tiny_path(model_cfg: Any, profile: str, cache_dir: str | os.PathLike | None) -> Any:
+    """``model_cfg`` with ``path`` set to its pretrained tiny model (pretrained on first use) in the
+    tiny profile; unchanged in another profile or when it names a ``path`` already."""
+    from omegaconf import DictConfig, OmegaConf
+
+    plain = (
+        OmegaConf.to_container(model_cfg, resolve=True)
+        if isinstance(model_cfg, DictConfig)
+        else dict(model_cfg)
+    )
+    if profile != "tiny" or plain.get("path"):
+        return model_cfg
+    path = str(ensure_pretrained(plain, cache_dir))
+    if isinstance(model_cfg, DictConfig):
+        out = model_cfg.copy()
+        out.path = path
+        return out
+    return {**plain, "path": path}
+
+
 def ensure_pretrained(
     name: str | dict[str, Any],
     cache_dir: str | os.PathLike | None = None,
@@ -273,7 +293,7 @@ def ensure_pretrained(
 def _ensure_pretrained(name, cache_dir, progress: bool, force: bool, **overrides: Any) -> Path:
     from filelock import FileLock
 
-    from lora_repro.tasks.tokenizer import tiny_tokenizer
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
 
     cfg = _model_cfg(name)
     cache = Path(cache_dir or default_cache_dir())
