@@ -165,3 +165,35 @@ def test_each_part_imports_only_what_the_contracts_allow():
         if deps - allowed:
             extra[part] = sorted(deps - allowed)
     assert extra == {}
+
+
+def test_scoring_never_imports_torch(tmp_path):
+    """`lora-repro score` (and `import lora_repro`) run without torch being imported."""
+    import subprocess
+    import sys
+
+    (tmp_path / "p.txt").write_text("1\n0\n1\n")
+    (tmp_path / "r.txt").write_text("1\n0\n0\n")
+    code = (
+        "import sys, lora_repro; from lora_repro.cli import main\n"
+        f"rc = main(['score', 'task=sst2', 'predictions={tmp_path / 'p.txt'}', 'references={tmp_path / 'r.txt'}'])\n"
+        "print('RC', rc, 'TORCH', 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "RC 0 TORCH False" in out.stdout
+    assert '"accuracy": 66.66' in out.stdout  # 2 of 3 right: the command really scored
+
+
+@pytest.mark.parametrize("command", ["params", "data", "score", "pretrain", "train", "table", "env"])
+def test_every_command_prints_its_usage_for_help(command, capsys):
+    from lora_repro.cli import main
+
+    if command == "env":  # argparse prints its help and exits 0 itself
+        with pytest.raises(SystemExit) as stop:
+            main([command, "--help"])
+        assert stop.value.code == 0
+    else:
+        assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert f"lora-repro {command}" in out and "usage" in out and "Traceback" not in out
