@@ -1,7 +1,8 @@
 """``make test-latest``: the test suite on the newest releases of every dependency, in a throwaway venv.
 
 Builds ``.venv-latest/`` from nothing with the newest releases that ``pyproject.toml``'s ranges allow
-(``pip install --upgrade --upgrade-strategy eager -e .[dev,slurm]``, no lock, no constraints file),
+(``pip install --upgrade --upgrade-strategy eager -e .[dev,slurm]``, no lock, no constraints file
+but the torch build),
 runs pytest there and writes the outcome to ``docs/test-latest.md``: the date, pass or fail with
 pytest's closing line, and every package whose version differs from the lock. A release that breaks
 the suite shows up here before a user meets it; CI does not run this (it would make CI depend on
@@ -69,10 +70,11 @@ def build(venv: Path, torch_spec: str) -> Path:
     py = venv / "bin" / "python"
     run([str(py), "-m", "pip", "install", "--upgrade", "pip", "setuptools", "wheel"], check=True)
     run([str(py), "-m", "pip", "install", torch_spec], check=True)
-    run(
-        [str(py), "-m", "pip", "install", "--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev,slurm]"],
-        check=True,
-    )
+    # everything else at its newest release; torch held at the build just installed
+    hold = venv / "hold-torch.txt"
+    hold.write_text(torch_spec + "\n")
+    upgrade = ["--upgrade", "--upgrade-strategy", "eager", "--constraint", str(hold)]
+    run([str(py), "-m", "pip", "install", *upgrade, "-e", ".[dev,slurm]"], check=True)
     return py
 
 
