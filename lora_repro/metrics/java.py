@@ -1,7 +1,7 @@
 """The two Java tools the official NLG scorers run: METEOR 1.5 and Stanford's PTB tokenizer.
 
 Both jars ship in the ``pycocoevalcap`` wheel (byte-identical to the ones in tuetschek/e2e-metrics;
-see ../shared/METRICS.md). METEOR is driven through pycocoevalcap's own ``Meteor`` wrapper (stdio
+see docs/metrics.md). METEOR is driven through pycocoevalcap's own ``Meteor`` wrapper (stdio
 mode, ``-l en -norm``), the way e2e-metrics runs it; one JVM is started per Python process and
 reused (loading the paraphrase table costs seconds) and closed at exit.
 

@@ -1,6 +1,6 @@
 """The hub schemas (datasets ``Features``) of every dataset the paper uses, and the check run on load.
 
-Sources: ../shared/DATASETS.md (dataset cards, dataset_infos, the datasets library's source).
+Sources: the hub dataset cards and dataset_infos, and the datasets library's source.
 In datasets >= 4 a ``Sequence({...})`` of a dict is a dict of ``List``s; that is how they appear here.
 """
 
