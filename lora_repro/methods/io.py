@@ -218,9 +218,8 @@ def load_trainable(
     expected = {n for n, p in params.items() if p.requires_grad}
     unexpected = sorted(set(state) - (expected if require == "exact" else set(params)))
     if unexpected:
-        raise AdapterMismatchError(
-            f"{path}: adapter tensors not found among the model's trainable ones: {unexpected[:5]}"
-        )
+        where = "among the model's trainable tensors" if require == "exact" else "in the model"
+        raise AdapterMismatchError(f"{path}: adapter tensors not found {where}: {unexpected[:5]}")
     lacking = sorted(expected - set(state))
     if require == "lora":
         lacking = [n for n in lacking if ".lora_" in n]
