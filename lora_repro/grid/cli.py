@@ -223,7 +223,8 @@ def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path
     """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
     from lora_repro.config import git_commit
     from lora_repro.environment import environment_of
-    from lora_repro.tables.aggregate import collect, read_result
+    from lora_repro.rundir import read_result
+    from lora_repro.tables.aggregate import collect
     from lora_repro.tables.render import Provenance, cells_commit, cells_environments, write_table
 
     results = collect(grid.spec, grid.seeds, grid.run_dirs())

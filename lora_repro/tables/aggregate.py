@@ -82,15 +82,12 @@ def aggregate(values: list[float], how: str) -> tuple[float | None, float | None
     return center, spread
 
 
-read_result = rundir.read_result  # a run's result.json if the run is DONE, else None
-
-
 def collect(spec: TableSpec, seeds: tuple[int, ...], run_dirs: dict[Slot, Path]) -> list[RowResult]:
     """Aggregate the DONE runs of every row and column of ``spec`` over ``seeds``.
 
     ``run_dirs``: the run directory that fills each (row index, task, seed) slot (the grid's
     ``Grid.run_dirs()``); several slots may share one run."""
-    results: dict[Path, dict[str, Any] | None] = {d: read_result(d) for d in set(run_dirs.values())}
+    results: dict[Path, dict[str, Any] | None] = {d: rundir.read_result(d) for d in set(run_dirs.values())}
     rows: list[RowResult] = []
     for i, row in enumerate(spec.rows):
         entries: dict[str, Entry] = {}
