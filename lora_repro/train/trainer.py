@@ -72,6 +72,7 @@ class Run:
     warmup: int
     total: int
     steps_per_epoch: int
+    select: tuple[str, str]  # the validation metric that picks the best epoch, and its mode
     state: ckpt.TrainState = field(default_factory=ckpt.TrainState)
     best: dict[str, torch.Tensor] | None = None
 
@@ -86,7 +87,7 @@ def check_batch_size(t: DictConfig, world: int) -> tuple[int, int]:
     return bs, ga
 
 
-def start(cfg: DictConfig, cell: RunningCell, run_dir: Path, logger) -> Run:
+def start(cfg: DictConfig, cell: RunningCell, run_dir: Path, logger, select: tuple[str, str]) -> Run:
     """Prepare model and optimizer with the cell's backend and resume from the newest checkpoint."""
     acc, world = cell.accelerator, cell.accelerator.num_processes
     bs, _ = check_batch_size(cfg.train, world)
@@ -97,7 +98,7 @@ def start(cfg: DictConfig, cell: RunningCell, run_dir: Path, logger) -> Run:
     model, optimizer, base_lrs = backend.prepare(cell.model, lambda m: make_optimizer(cfg, m))
     params = [p for p in model.parameters() if p.requires_grad]
     run = Run(backend, model, acc.unwrap_model(model), optimizer, base_lrs, params,
-              warmup_steps(cfg, total, cell.train), total, steps_per_epoch)  # fmt: skip
+              warmup_steps(cfg, total, cell.train), total, steps_per_epoch, select)  # fmt: skip
     found = ckpt.epoch_dirs(run_dir)
     if found:
         run.state, run.best = backend.load(found[-1][1], run.inner, model, optimizer)
@@ -169,7 +170,7 @@ def end_epoch(
     cfg: DictConfig, cell: RunningCell, run: Run, epoch: int, train_loss: float, run_dir: Path, logger
 ) -> None:
     """Validate, keep the best epoch's weights, write the epoch checkpoint."""
-    key, mode = select_key(cfg, cell)
+    key, mode = run.select
     val = validation_metrics(run.model, cell, cfg)
     if key not in val:
         raise ValueError(
@@ -194,8 +195,8 @@ def fit(
     cfg: DictConfig, cell: RunningCell, run_dir: Path, logger
 ) -> tuple[ckpt.TrainState, dict[str, torch.Tensor]]:
     """Train to the last epoch (resuming from the newest checkpoint); returns state and best weights."""
-    select_key(cfg, cell)  # a bad eval.select fails before anything is prepared
-    run = start(cfg, cell, run_dir, logger)
+    select = select_key(cfg, cell)  # a bad eval.select fails before anything is prepared
+    run = start(cfg, cell, run_dir, logger, select)
     for epoch in range(run.state.epoch + 1, int(cfg.train.epochs) + 1):
         train_loss = train_epoch(cfg, cell, run, epoch, logger)
         end_epoch(cfg, cell, run, epoch, train_loss, run_dir, logger)
