@@ -27,7 +27,7 @@ LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-latest lock env lint format bench clean-venv check-java help
+.PHONY: setup test test-latest lock env lint format bench clean-venv check-java help learnability
 
 help:
 	@echo "make setup     create .venv and install lora-repro with its dev tools"
@@ -38,6 +38,7 @@ help:
 	@echo "make lint      ruff"
 	@echo "make bench     benchmarks (ratios measured side by side)"
 	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
+	@echo "make learnability  results/tiny/learnability.md: does each tiny task learn? [SEEDS=1,2,3 JOBS=N]"
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -92,6 +93,10 @@ bench: $(PYTHON)
 # (a pattern rule, deliberately not .PHONY: make skips pattern rules for phony targets)
 reproduce-table-%: $(PYTHON)
 	$(BIN)/lora-repro table $* profile=$(PROFILE) $(if $(SEEDS),seeds=$(SEEDS)) $(if $(LAUNCHER),launcher=$(LAUNCHER)) $(if $(JOBS),jobs=$(JOBS))
+
+# make learnability: per tiny task the untrained model, a trivial baseline, LoRA and FT, and the bars.
+learnability: $(PYTHON)
+	$(BIN)/lora-repro learnability $(if $(SEEDS),seeds=$(SEEDS)) $(if $(LAUNCHER),launcher=$(LAUNCHER)) $(if $(JOBS),jobs=$(JOBS))
 
 clean-venv:
 	rm -rf $(VENV)

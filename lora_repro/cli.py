@@ -16,13 +16,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("lora_repro.tiny.pretrain_cli", "pretrain a tiny-profile model"),
     "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
     "table": ("lora_repro.grid.cli", "run and render a paper table"),
+    "learnability": ("lora_repro.learnability.cli", "can the tiny models learn each task? (bars per task)"),
     "env": ("lora_repro.environment", "the environment block every result.json records"),
 }
 
 
 def usage() -> str:
     lines = ["usage: lora-repro <command> [key=value ...]", "", "commands:"]
-    lines += [f"  {name:<9} {doc}" for name, (_, doc) in COMMANDS.items()]
+    lines += [f"  {name:<12} {doc}" for name, (_, doc) in COMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -154,6 +154,7 @@ ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
     "lora_repro.tables": {"rundir", "environment"},
     "lora_repro.commands": {"models", "methods"},
     "lora_repro.grid": {"train", "tables", "tasks", "tiny", "commands", "cli", "rundir", "environment"},
+    "lora_repro.learnability": {"grid", "train", "tables", "tasks", "metrics"},
 }
 
 
@@ -185,7 +186,9 @@ def test_scoring_never_imports_torch(tmp_path):
     assert '"accuracy": 66.66' in out.stdout  # 2 of 3 right: the command really scored
 
 
-@pytest.mark.parametrize("command", ["params", "data", "score", "pretrain", "train", "table", "env"])
+@pytest.mark.parametrize(
+    "command", ["params", "data", "score", "pretrain", "train", "table", "learnability", "env"]
+)
 def test_every_command_prints_its_usage_for_help(command, capsys):
     from lora_repro.cli import main
 

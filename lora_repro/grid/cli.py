@@ -79,6 +79,12 @@ def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
             f"expected exactly one table number, got {positional or 'none'}; e.g. lora-repro table 3"
         )
     own, overrides = split_args([a for a in rest if "=" in a], OWN)
+    check_own(own, overrides)
+    return positional[0], dry_run, own, overrides
+
+
+def check_own(own: dict[str, Any], overrides: list[str]) -> None:
+    """Check the grid options (profile, launcher, spawn, SLURM keys) and fill in the default launcher."""
     if own["profile"] not in PROFILES:
         raise ValueError(f"profile={own['profile']!r} not allowed; allowed: {list(PROFILES)}")
     if own["launcher"] in (None, ""):
@@ -94,7 +100,6 @@ def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
         raise ValueError(f"{launcher_args[0]!r} configures the SLURM submission: only with launcher=slurm")
     if own["launcher"] == "local" and isinstance(own["jobs"], int) and own["jobs"] > 1:
         own["launcher"] = "parallel"
-    return positional[0], dry_run, own, overrides
 
 
 def build_grid(table: str, own: dict[str, Any], overrides: list[str], resolver=None) -> Grid:  # noqa: ANN001
@@ -219,22 +224,28 @@ def launch(grid: Grid, own: dict[str, Any], command=None, extra: list[str] | Non
     )
 
 
-def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:
-    """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
+def provenance(grid: Grid, command_line: str):  # noqa: ANN201
+    """The tables' Provenance of the grid's done cells: their compute, commit(s) and environment(s)."""
     from lora_repro.config import git_commit
     from lora_repro.environment import environment_of
     from lora_repro.rundir import read_result
-    from lora_repro.tables.aggregate import collect
-    from lora_repro.tables.render import Provenance, cells_commit, cells_environments, write_table
+    from lora_repro.tables.render import Provenance, cells_commit, cells_environments
 
-    results = collect(grid.spec, grid.seeds, grid.run_dirs())
     done = [r for r in (read_result(c.run_dir) for c in grid.cells) if r is not None]
     compute = sum(float(r.get("wall_time_s") or 0.0) for r in done)
     commit = cells_commit([r.get("git_commit") for r in done], fallback=git_commit())
     envs = cells_environments([environment_of(r) for r in done])
-    prov = Provenance(command_line, grid.profile, commit, grid.seeds, compute, envs)
+    return Provenance(command_line, grid.profile, commit, grid.seeds, compute, envs)
+
+
+def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:
+    """Aggregate the done cells and write results/<profile>/tableN.{md,csv,tex}."""
+    from lora_repro.tables.aggregate import collect
+    from lora_repro.tables.render import write_table
+
+    results = collect(grid.spec, grid.seeds, grid.run_dirs())
     out = Path(own["out"] or Path("results") / grid.profile)
-    return write_table(grid.spec, results, prov, out)
+    return write_table(grid.spec, results, provenance(grid, command_line), out)
 
 
 def summary(grid: Grid, report: RunReport) -> list[str]:

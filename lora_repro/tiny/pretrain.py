@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import torch
 
 from lora_repro.atomic import publish_dir
 
-PRETRAIN_VERSION = "v2"  # v2: the <s> bag-of-words term, review verdicts in the corpus
+PRETRAIN_VERSION = "v3"  # v2: the <s> bag-of-words term, review verdicts; v3: a document cut into a pair
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,23 @@ def is_pretrained(path: Path) -> bool:
     return (Path(path) / "config.json").is_file()
 
 
+SENTENCE_END = re.compile(r"(?<=[.?!])\s+(?=\S)")
+
+
+def _split_sentences(doc: str) -> list[str]:
+    """A document's sentences (on ``.``, ``?``, ``!`` followed by space); newlines end one too."""
+    return [s for s in SENTENCE_END.split(doc) if s]
+
+
 def _encoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.Random):
-    """Yield masked-LM batches forever: one or two documents per sequence."""
+    """Yield masked-LM batches forever: half one document, half a pair ``<s> A </s></s> B </s>``.
+
+    A pair is, 40% of the time, a document cut at a sentence boundary (A = its first sentences,
+    B = the rest: related sentences in the two segments, as in GLUE pairs and BERT's pretraining
+    pairs) and otherwise two random documents.
+    """
     ids = tok(docs, add_special_tokens=False)["input_ids"]
+    split = [parts for parts in map(_split_sentences, docs) if len(parts) >= 2]
     bos, eos, pad, mask = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id, tok.mask_token_id
     special = set(tok.all_special_ids)
     vocab = len(tok)
@@ -118,12 +133,17 @@ def _encoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.R
     while True:
         seqs = []
         for _ in range(recipe.batch_size):
-            a = ids[rng.randrange(len(ids))]
-            if rng.random() < 0.5:
-                b = ids[rng.randrange(len(ids))]
+            r = rng.random()
+            if r < 0.2 and split:
+                parts = split[rng.randrange(len(split))]
+                k = rng.randint(1, len(parts) - 1)
+                a, b = tok([" ".join(parts[:k]), " ".join(parts[k:])], add_special_tokens=False)["input_ids"]
+                seq = [bos, *a, eos, eos, *b, eos]
+            elif r < 0.5:
+                a, b = ids[rng.randrange(len(ids))], ids[rng.randrange(len(ids))]
                 seq = [bos, *a, eos, eos, *b, eos]
             else:
-                seq = [bos, *a, eos]
+                seq = [bos, *ids[rng.randrange(len(ids))], eos]
             seqs.append(seq[: recipe.seq_len])
         width = max(len(s) for s in seqs)
         input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
@@ -157,13 +177,36 @@ def _encoder_loss(model, batch: dict[str, torch.Tensor], recipe: PretrainRecipe)
     """
     bow = batch["bow"]
     inputs = {k: v for k, v in batch.items() if k != "bow"}
+    head = mlm_head(model)
+    if head is None:  # an encoder whose head we do not know: the model's own (all-position) loss
+        out = model(**inputs, output_hidden_states=True)
+        mlm, last = out.loss, out.hidden_states[-1]
+    else:  # the head on the masked positions only: the same loss, ~1/7 of the vocabulary projections
+        last = model.base_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])[0]
+        labels = inputs["labels"]
+        chosen = labels != -100
+        mlm = (
+            torch.nn.functional.cross_entropy(head(last[chosen]), labels[chosen])
+            if chosen.any()
+            else last.sum() * 0
+        )
     if recipe.cls_bow_weight == 0:
-        return model(**inputs).loss
-    out = model(**inputs, output_hidden_states=True)
-    cls = out.hidden_states[-1][:, 0]
-    logits = cls @ model.get_input_embeddings().weight.T
+        return mlm
+    logits = last[:, 0] @ model.get_input_embeddings().weight.T
     bow_loss = -(bow * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
-    return out.loss + recipe.cls_bow_weight * bow_loss
+    return mlm + recipe.cls_bow_weight * bow_loss
+
+
+def mlm_head(model):
+    """The masked-LM head of a RoBERTa or DeBERTa-v2 model as a function of last hidden states (any
+    leading shape), or None for another architecture."""
+    if hasattr(model, "lm_head"):  # RoBERTa
+        return model.lm_head
+    if getattr(model, "legacy", None) is True and hasattr(model, "cls"):  # DeBERTa-v2, legacy head
+        return model.cls
+    if hasattr(model, "lm_predictions") and hasattr(model, "deberta"):  # DeBERTa-v2, tied head
+        return lambda h: model.lm_predictions(h, model.deberta.embeddings.word_embeddings)
+    return None
 
 
 def _decoder_batches(docs: list[str], tok, recipe: PretrainRecipe, rng: random.Random):

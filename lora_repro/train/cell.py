@@ -104,9 +104,11 @@ def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 def _validate(cfg: DictConfig) -> None:
     if cfg.init_from not in INIT_CHOICES:
         raise ValueError(f"init_from={cfg.init_from!r}; allowed: {list(INIT_CHOICES)}")
-    if int(cfg.train.epochs) < 1 or int(cfg.train.batch_size) < 1:
+    # train.epochs=0: no training step, only the test evaluation (the untrained model of learnability)
+    if int(cfg.train.epochs) < 0 or int(cfg.train.batch_size) < 1:
         raise ValueError(
-            f"train.epochs and train.batch_size must be >= 1, got {cfg.train.epochs}, {cfg.train.batch_size}"
+            "train.epochs must be >= 0 and train.batch_size >= 1, "
+            f"got {cfg.train.epochs}, {cfg.train.batch_size}"
         )
     if cfg.profile.name not in ("tiny", "paper"):
         raise ValueError(f"profile={cfg.profile.name!r}; allowed: tiny, paper")

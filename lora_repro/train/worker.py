@@ -49,6 +49,11 @@ def _write_predictions(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         write_atomic(run_dir / rundir.REFERENCES, refs)
 
 
+def best_validation(history: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
+    """The validation metrics of the best epoch; ``{}`` when no epoch ran (``train.epochs=0``)."""
+    return next((h["validation"] for h in history if h["epoch"] == best_epoch), {})
+
+
 def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None, config_hash: str) -> dict[str, Any] | None:
     """Train and evaluate the cell in ``run_dir``; returns the result on rank 0 (None elsewhere).
 
@@ -74,7 +79,6 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None, config_hash: str)
         if acc.is_main_process:
             save_adapter(inner, rundir.adapter_dir(run_dir), weights=best)  # whole tensors, also under FSDP
         test, rows = test_metrics(cfg, cell)
-        best_rec = next(h for h in state.history if h["epoch"] == state.best_epoch)
         result = {
             "config": config,
             "config_hash": config_hash,
@@ -87,7 +91,7 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None, config_hash: str)
             "params": cell.params,
             "epochs": state.history,
             "best_epoch": state.best_epoch,
-            "validation": best_rec["validation"],
+            "validation": best_validation(state.history, state.best_epoch),
             "test": test,
             "wall_time_s": time.time() - start,
             "peak_memory_mb": peak_memory_mb(),

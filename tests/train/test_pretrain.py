@@ -143,3 +143,63 @@ def test_pretraining_leaves_the_callers_random_streams_alone(tmp_path, cache_dir
     torch.manual_seed(5), random.seed(5), np.random.seed(5)
     ensure_pretrained("gpt2-medium", tmp_path, progress=False, **QUICK)  # not cached: pretrains
     assert draws() == expected
+
+
+@pytest.mark.parametrize("arch", ["roberta", "deberta-v2"])
+def test_masked_positions_only_head_gives_the_models_own_masked_lm_loss(arch):
+    """_encoder_loss projects only masked positions onto the vocabulary: the same loss as the model's."""
+    from transformers import DebertaV2Config, DebertaV2ForMaskedLM, RobertaConfig, RobertaForMaskedLM
+
+    from lora_repro.tiny.pretrain import PretrainRecipe, _encoder_loss, mlm_head
+
+    config_cls, model_cls = {"roberta": (RobertaConfig, RobertaForMaskedLM),
+                             "deberta-v2": (DebertaV2Config, DebertaV2ForMaskedLM)}[arch]  # fmt: skip
+    torch.manual_seed(0)
+    config = config_cls(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64, pad_token_id=1)  # fmt: skip
+    model = model_cls(config).eval()
+    assert mlm_head(model) is not None
+    ids = torch.randint(5, 50, (4, 12))
+    labels = ids.masked_fill(torch.rand(ids.shape) > 0.3, -100)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels,
+             "bow": torch.full((4, 50), 1 / 50)}  # fmt: skip
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=batch["attention_mask"], labels=labels).loss
+        ours = _encoder_loss(model, batch, PretrainRecipe(cls_bow_weight=0))
+    assert torch.allclose(ours, own, atol=1e-5)
+
+
+def test_encoder_pairs_put_a_documents_consecutive_sentences_in_the_two_segments(cache_dir):
+    """A pair sequence is often one document cut at a sentence boundary: <s> A </s></s> B </s>."""
+    import random
+
+    from lora_repro.tiny.pretrain import PretrainRecipe, _encoder_batches, _split_sentences
+    from lora_repro.tiny.synthetic import pretraining_corpus
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
+
+    assert _split_sentences("Ann is a chef. so Ann cooks? Yes! ok") == [
+        "Ann is a chef.",
+        "so Ann cooks?",
+        "Yes!",
+        "ok",
+    ]
+    tok = tiny_tokenizer(cache_dir)
+    docs = pretraining_corpus(200, 3)
+    recipe = PretrainRecipe(batch_size=200, seq_len=256, mlm_probability=0.0)
+    batch = next(_encoder_batches(docs, tok, recipe, random.Random(0)))
+    eos = tok.eos_token_id
+    cut, joined, single = 0, 0, 0
+    for row in batch["input_ids"].tolist():
+        row = [t for t in row if t != tok.pad_token_id]
+        if row.count(eos) == 1:
+            single += 1
+            continue
+        i = row.index(eos)
+        a, b = tok.decode(row[1:i]), tok.decode(row[i + 2 : -1])
+        if f"{a} {b}" in docs:
+            cut += 1
+            parts = _split_sentences(f"{a} {b}")
+            assert b in [" ".join(parts[k:]) for k in range(1, len(parts))]  # cut at a sentence boundary
+        else:
+            joined += 1
+    assert cut > 20 and joined > 40 and single > 70, (cut, joined, single)  # 20%, 30%, 50% of 200

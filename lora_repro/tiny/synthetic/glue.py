@@ -1,8 +1,12 @@
 """Tiny GLUE: each task's kind of sentence (pair) and label, drawn from the tiny world.
 
 Every generator returns rows with the hub's text columns and ``label`` (ids as in the hub's
-ClassLabel). Labels follow rules a small transformer can learn from a few thousand examples but
-that no single word gives away; ``NOISE`` of them are flipped so the ceiling is below 100%.
+ClassLabel). The pair tasks are about *fresh* people: every example invents a person (a name from
+the world's name lists, random job, city, pet and colour), so a label follows only from how the two
+sentences relate (is the hypothesis's value the premise's? is it negated? is the attribute or the
+person mentioned at all?), never from facts a model memorised in pretraining. The pretraining corpus
+(:mod:`lora_repro.tiny.synthetic.corpus`) holds documents in which such related sentences follow
+each other, as real text does. ``NOISE`` of the labels are flipped so the ceiling is below 100%.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from lora_repro.tiny.synthetic.text import (
     restaurant_slots,
     review_clause,
 )
-from lora_repro.tiny.synthetic.world import ANIMALS, CITIES, COLOURS, JOBS, WORLD, Person
+from lora_repro.tiny.synthetic.world import (
+    ANIMALS,
+    CITIES,
+    COLOURS,
+    FIRST_NAMES,
+    JOBS,
+    LAST_NAMES,
+    WORLD,
+    Person,
+)
 
 NOISE = 0.05
 ATTRS = ["job", "city", "pet", "colour"]
@@ -30,6 +43,26 @@ def attr_value(p: Person, attr: str) -> str:
 
 def other_value(attr: str, v: str, rng: random.Random) -> str:
     return rng.choice([x for x in VALUES[attr] if x != v])
+
+
+def fresh_person(rng: random.Random, avoid: Person | None = None) -> Person:
+    """A person invented for one example: a world name (other than ``avoid``'s) and random attributes."""
+    while True:
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        if avoid is None or name != avoid.name:
+            break
+    return Person(name, rng.choice(JOBS), rng.choice(CITIES), rng.choice(ANIMALS), rng.choice(COLOURS),
+                  rng.randint(20, 70))  # fmt: skip
+
+
+def namesake(p: Person, rng: random.Random) -> Person:
+    """Another person who shares one of ``p``'s two names (a near-miss) and all of ``p``'s attributes."""
+    first, last = p.name.split()
+    if rng.random() < 0.5:
+        name = f"{rng.choice([f for f in FIRST_NAMES if f != first])} {last}"
+    else:
+        name = f"{first} {rng.choice([x for x in LAST_NAMES if x != last])}"
+    return Person(name, p.job, p.city, p.pet, p.colour, p.age)
 
 
 def _noisy(label: int, k: int, rng: random.Random) -> int:
@@ -66,10 +99,11 @@ def sst2(rng: random.Random) -> dict:
     return {"sentence": f"{text} . ", "label": _noisy(label, 2, rng)}
 
 
-def _grammatical(rng: random.Random) -> str:
+def grammatical_sentence(rng: random.Random) -> str:
+    """A well-formed tiny-world sentence (person fact, restaurant description or review clause)."""
     r = rng.random()
     if r < 0.5:
-        return person_fact(rng.choice(WORLD.people), rng.choice(ATTRS), rng)
+        return person_fact(fresh_person(rng), rng.choice(ATTRS), rng)
     if r < 0.8:
         slots = restaurant_slots(rng.choice(WORLD.restaurants))
         keep = ["name"] + rng.sample(E2E_SLOTS[1:], 1)
@@ -81,15 +115,19 @@ _AGREE = [(" is ", " are "), (" works ", " work "), (" lives ", " live "), (" ha
           (" serves ", " serve "), (" seems ", " seem "), (" likes ", " like "), (" feels ", " feel ")]  # fmt: skip
 
 
-def _corrupt(s: str, rng: random.Random) -> str:
+def corrupt(s: str, rng: random.Random) -> str:
+    """``s`` made ungrammatical: an agreement error, two neighbours swapped, a word dropped or doubled."""
     words = s.rstrip(".").split()
     kind = rng.randint(0, 3)
     if kind == 0:
         for a, b in rng.sample(_AGREE, len(_AGREE)):
             if a in s:
                 return s.replace(a, b, 1)
-    if kind <= 1 and len(words) > 3:
-        i = rng.randint(1, len(words) - 2)
+    swappable = [
+        i for i in range(1, len(words) - 1) if not (words[i][:1].isupper() and words[i + 1][:1].isupper())
+    ]
+    if kind <= 1 and len(words) > 3 and swappable:  # never swap within a name ("Nina Wright")
+        i = rng.choice(swappable)
         words[i], words[i + 1] = words[i + 1], words[i]
     elif kind == 2 and len(words) > 3:
         del words[rng.randint(1, len(words) - 2)]
@@ -102,30 +140,35 @@ def _corrupt(s: str, rng: random.Random) -> str:
 
 def cola(rng: random.Random) -> dict:
     """Acceptability: grammatical world sentences vs agreement errors, swapped, dropped or doubled words."""
-    s = _grammatical(rng)
+    s = grammatical_sentence(rng)
     label = 1 if rng.random() < 0.55 else 0
-    return {"sentence": s if label else _corrupt(s, rng), "label": _noisy(label, 2, rng)}
+    return {"sentence": s if label else corrupt(s, rng), "label": _noisy(label, 2, rng)}
 
 
-def _two_facts(rng: random.Random, p: Person, attrs: list[str], values: dict[str, str] | None = None) -> str:
+def facts(rng: random.Random, p: Person, attrs: list[str], values: dict[str, str] | None = None) -> str:
+    """Sentences stating ``attrs`` of ``p`` (``values`` overrides some), each in a random template."""
     values = values or {}
     return " ".join(person_fact(p, a, rng, values.get(a)) for a in attrs)
 
 
-def mrpc(rng: random.Random) -> dict:
-    """Paraphrase: the same facts in other words (1) vs one fact changed or another person (0)."""
-    p = rng.choice(WORLD.people)
+def paraphrase_pair(rng: random.Random) -> tuple[str, str, int]:
+    """(s1, s2, 1) when s2 restates s1's facts in other words and order, (s1, s2, 0) for a near-miss:
+    one value changed (60%) or the facts given to a namesake who shares one of the two names (40%)."""
+    p = fresh_person(rng)
     attrs = rng.sample(ATTRS, 2)
-    s1 = _two_facts(rng, p, attrs)
-    label = 1 if rng.random() < 0.55 else 0
-    if label:
-        s2 = _two_facts(rng, p, rng.sample(attrs, 2))
-    elif rng.random() < 0.7:
+    s1 = facts(rng, p, attrs)
+    order = rng.sample(attrs, 2)
+    if rng.random() < 0.55:
+        return s1, facts(rng, p, order), 1
+    if rng.random() < 0.6:
         a = rng.choice(attrs)
-        s2 = _two_facts(rng, p, rng.sample(attrs, 2), {a: other_value(a, attr_value(p, a), rng)})
-    else:
-        q = rng.choice([x for x in WORLD.people if x != p])
-        s2 = _two_facts(rng, q, attrs, {a: attr_value(p, a) for a in attrs})
+        return s1, facts(rng, p, order, {a: other_value(a, attr_value(p, a), rng)}), 0
+    return s1, facts(rng, namesake(p, rng), order), 0
+
+
+def mrpc(rng: random.Random) -> dict:
+    """Paraphrase: the same facts in other words (1) vs a near-miss sharing most words (0)."""
+    s1, s2, label = paraphrase_pair(rng)
     return {"sentence1": s1, "sentence2": s2, "label": _noisy(label, 2, rng)}
 
 
@@ -149,45 +192,51 @@ def question_about(p: Person, attr: str, rng: random.Random) -> str:
     )
 
 
-def qqp(rng: random.Random) -> dict:
-    """Duplicate questions: same person and attribute asked differently (1) vs another attribute/person (0)."""
-    p = rng.choice(WORLD.people)
+def question_pair(rng: random.Random) -> tuple[str, str, int]:
+    """(q1, q2, 1) for the same question asked in other words, (q1, q2, 0) for a near-miss: another
+    attribute of the same person (50%) or the same attribute of a namesake (50%)."""
+    p = fresh_person(rng)
     a = rng.choice(ATTRS)
-    label = 1 if rng.random() < 0.45 else 0
-    if label:
-        q2 = question_about(p, a, rng)
-    elif rng.random() < 0.5:
-        q2 = question_about(p, rng.choice([x for x in ATTRS if x != a]), rng)
-    else:
-        q2 = question_about(rng.choice([x for x in WORLD.people if x != p]), a, rng)
-    return {"question1": question_about(p, a, rng), "question2": q2, "label": _noisy(label, 2, rng)}
+    q1 = question_about(p, a, rng)
+    if rng.random() < 0.45:
+        return q1, question_about(p, a, rng), 1
+    if rng.random() < 0.5:
+        return q1, question_about(p, rng.choice([x for x in ATTRS if x != a]), rng), 0
+    return q1, question_about(namesake(p, rng), a, rng), 0
+
+
+def qqp(rng: random.Random) -> dict:
+    """Duplicate questions: same person and attribute asked differently (1) vs a near-miss (0)."""
+    q1, q2, label = question_pair(rng)
+    return {"question1": q1, "question2": q2, "label": _noisy(label, 2, rng)}
+
+
+STS_SLOTS = 4  # restaurant slots (besides the name) both descriptions state
+
+
+def similar_descriptions(rng: random.Random) -> tuple[str, str, int]:
+    """Two descriptions of a place stating the same ``STS_SLOTS`` slots; ``k`` of them keep their
+    value in the second (the rest are changed). Returns (s1, s2, k)."""
+    r = rng.choice(WORLD.restaurants)
+    slots = ["name"] + rng.sample(E2E_SLOTS[1:], STS_SLOTS)
+    v1 = restaurant_slots(r)
+    k = rng.randint(0, STS_SLOTS)
+    keep = set(rng.sample(slots[1:], k))
+    others = [restaurant_slots(x) for x in WORLD.restaurants]
+    v2 = dict(v1)
+    for s in slots[1:]:
+        if s not in keep:
+            v2[s] = rng.choice([o[s] for o in others if o[s] != v1[s]])
+    s1 = realise_mr({s: v1[s] for s in slots}, rng)
+    s2 = realise_mr({s: v2[s] for s in slots}, rng)
+    return s1, s2, k
 
 
 def stsb(rng: random.Random) -> dict:
-    """Similarity 0-5 = 5 x share of (slot, value) pairs two restaurant descriptions have in common."""
-    r = rng.choice(WORLD.restaurants)
-    r2 = r if rng.random() < 0.7 else rng.choice(WORLD.restaurants)
-    s1 = ["name"] + rng.sample(E2E_SLOTS[1:], 3)
-    s2 = ["name"] + rng.sample(E2E_SLOTS[1:], 3)
-    v1, v2 = restaurant_slots(r), restaurant_slots(r2)
-    a = {(k, v1[k]) for k in s1}
-    b = {(k, v2[k]) for k in s2}
-    score = 5.0 * len(a & b) / len(a | b) + rng.gauss(0.0, 0.25)
-    return {
-        "sentence1": realise_mr({k: v1[k] for k in s1}, rng),
-        "sentence2": realise_mr({k: v2[k] for k in s2}, rng),
-        "label": round(min(5.0, max(0.0, score)), 3),
-    }
-
-
-def _premise(rng: random.Random, p: Person, attrs: list[str], mismatched: bool) -> str:
-    if not mismatched:
-        return _two_facts(rng, p, attrs)
-    vals = [attr_value(p, a) for a in attrs]
-    parts = {"job": f"the {vals[0]}", "city": f"from {vals[0]}", "pet": f"with a pet {vals[0]}",
-             "colour": f"who loves {vals[0]}"}  # fmt: skip
-    vp = {"job": "works as a", "city": "lives in", "pet": "owns a", "colour": "likes the colour"}[attrs[1]]
-    return f"Our friend {p.name}, {parts[attrs[0]]}, {vp} {vals[1]} , they say."
+    """Similarity 0-5 = 5 x the share of the stated slots whose value both descriptions give (+ noise)."""
+    s1, s2, k = similar_descriptions(rng)
+    score = 5.0 * k / STS_SLOTS + rng.gauss(0.0, 0.3)
+    return {"sentence1": s1, "sentence2": s2, "label": round(min(5.0, max(0.0, score)), 3)}
 
 
 def negated_fact(p: Person, attr: str, v: str) -> str:
@@ -199,6 +248,16 @@ def negated_fact(p: Person, attr: str, v: str) -> str:
     }[attr]
 
 
+def _premise(rng: random.Random, p: Person, attrs: list[str], mismatched: bool) -> str:
+    if not mismatched:
+        return facts(rng, p, attrs)
+    vals = [attr_value(p, a) for a in attrs]
+    parts = {"job": f"the {vals[0]}", "city": f"from {vals[0]}", "pet": f"with a pet {vals[0]}",
+             "colour": f"who loves {vals[0]}"}  # fmt: skip
+    vp = {"job": "works as a", "city": "lives in", "pet": "owns a", "colour": "likes the colour"}[attrs[1]]
+    return f"Our friend {p.name}, {parts[attrs[0]]}, {vp} {vals[1]} , they say."
+
+
 class _FirstTemplate:
     """Stands in for the rng of ``person_fact``: always the first (plainest) template."""
 
@@ -207,67 +266,76 @@ class _FirstTemplate:
         return options[0]
 
 
-def _nli(rng: random.Random, mismatched: bool) -> tuple[str, str, int]:
+ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
+
+
+def hypothesis(rng: random.Random, p: Person, attrs: list[str], label: int, style) -> str:
+    """A hypothesis standing in relation ``label`` to a premise stating ``attrs`` of ``p``.
+
+    entailment: a stated fact again, or a stated attribute denied another value ("is not a pilot");
+    contradiction: a stated attribute with another value, or a stated fact denied; neutral: an
+    attribute the premise does not mention, or a stated fact about a namesake.
+    """
+    a = rng.choice(attrs)
+    v = attr_value(p, a)
+    neg = rng.random() < 0.3
+    if label == ENTAILMENT:
+        return negated_fact(p, a, other_value(a, v, rng)) if neg else person_fact(p, a, style)
+    if label == CONTRADICTION:
+        return negated_fact(p, a, v) if neg else person_fact(p, a, style, other_value(a, v, rng))
+    if rng.random() < 0.3:
+        return person_fact(namesake(p, rng), a, style)
+    b = rng.choice([x for x in ATTRS if x not in attrs])
+    w = rng.choice(VALUES[b])
+    return negated_fact(p, b, w) if neg else person_fact(p, b, style, w)
+
+
+def nli_pair(rng: random.Random, mismatched: bool = False) -> tuple[str, str, int]:
     """(premise, hypothesis, label) with labels 0 entailment, 1 neutral, 2 contradiction.
 
     70% of pairs state facts with one plain template per attribute, the rest paraphrase freely: the
-    relation stays to be learned (does the hypothesis value match the premise's?), but a tiny model
-    does not first have to learn every paraphrase.
+    relation stays to be learned, but a tiny model does not first have to learn every paraphrase.
     """
-    p = rng.choice(WORLD.people)
+    p = fresh_person(rng)
     attrs = rng.sample(ATTRS, 2)
-    plain = rng.random() < 0.7
-    style = _FirstTemplate() if plain else rng
+    style = _FirstTemplate() if rng.random() < 0.7 else rng
     premise = _premise(style, p, attrs, mismatched)
     label = rng.randint(0, 2)
-    a = rng.choice(attrs)
-    neg = rng.random() < 0.3
-    if label == 0:
-        hyp = negated_fact(p, a, other_value(a, attr_value(p, a), rng)) if neg else person_fact(p, a, style)
-    elif label == 2:
-        hyp = (
-            negated_fact(p, a, attr_value(p, a))
-            if neg
-            else person_fact(p, a, style, other_value(a, attr_value(p, a), rng))
-        )
-    else:
-        b = rng.choice([x for x in ATTRS if x not in attrs])
-        v = rng.choice(VALUES[b])
-        if rng.random() < 0.3:
-            q = rng.choice([x for x in WORLD.people if x != p])
-            hyp = person_fact(q, a, style, attr_value(p, a))
-        else:
-            hyp = negated_fact(p, b, v) if neg else person_fact(p, b, style, v)
-    return premise, hyp, label
+    return premise, hypothesis(rng, p, attrs, label, style), label
 
 
 def mnli(rng: random.Random, mismatched: bool = False) -> dict:
-    """NLI over world facts: restated (entailment), unmentioned attribute (neutral), changed value (contradiction)."""
-    premise, hyp, label = _nli(rng, mismatched)
+    """NLI over invented facts: restated (entailment), unmentioned (neutral), changed or denied (contradiction)."""
+    premise, hyp, label = nli_pair(rng, mismatched)
     return {"premise": premise, "hypothesis": hyp, "label": _noisy(label, 3, rng)}
 
 
 def rte(rng: random.Random) -> dict:
     """Two-way NLI: 0 entailment, 1 not_entailment (neutral or contradiction)."""
     while True:
-        premise, hyp, label = _nli(rng, rng.random() < 0.3)
-        if label == 0 or rng.random() < 0.5:  # balance: 1/3 entailment vs 2/3 not -> half
+        premise, hyp, label = nli_pair(rng, rng.random() < 0.3)
+        if label == ENTAILMENT or rng.random() < 0.5:  # balance: 1/3 entailment vs 2/3 not -> half
             break
     return {"sentence1": premise, "sentence2": hyp, "label": _noisy(min(label, 1), 2, rng)}
 
 
+def answer_pair(rng: random.Random) -> tuple[str, str, int]:
+    """(question, sentence, 0) when the sentence answers the question, (question, sentence, 1) when it
+    states another attribute of the person (60%) or the asked attribute of a namesake (40%)."""
+    p = fresh_person(rng)
+    a = rng.choice(ATTRS)
+    q = question_about(p, a, rng)
+    if rng.random() < 0.5:
+        return q, person_fact(p, a, rng), 0
+    if rng.random() < 0.6:
+        return q, person_fact(p, rng.choice([x for x in ATTRS if x != a]), rng), 1
+    return q, person_fact(namesake(p, rng), a, rng), 1
+
+
 def qnli(rng: random.Random) -> dict:
     """Question/sentence: 0 entailment if the sentence answers the question, else 1 not_entailment."""
-    p = rng.choice(WORLD.people)
-    a = rng.choice(ATTRS)
-    label = rng.randint(0, 1)
-    if label == 0:
-        sent = person_fact(p, a, rng)
-    elif rng.random() < 0.6:
-        sent = person_fact(p, rng.choice([x for x in ATTRS if x != a]), rng)
-    else:
-        sent = person_fact(rng.choice([x for x in WORLD.people if x != p]), a, rng)
-    return {"question": question_about(p, a, rng), "sentence": sent, "label": _noisy(label, 2, rng)}
+    q, sent, label = answer_pair(rng)
+    return {"question": q, "sentence": sent, "label": _noisy(label, 2, rng)}
 
 
 GENERATORS: dict[str, Callable[..., dict]] = {
