@@ -66,19 +66,23 @@ def resolve_jobs(launcher: str, jobs: Any) -> tuple[int, list[str] | None]:
 LAUNCHER_KEYS = ("hydra.", "hydra/", "cell_cmd=")  # go to the SLURM submission, not to the cells
 
 
-def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
-    """(table, dry_run, own options, extra overrides) from the command line."""
-    dry_run = "--dry-run" in argv
+def split_argv(argv: list[str]) -> tuple[bool, list[str], list[str]]:
+    """(--dry-run given, positional arguments, key=value arguments); any other flag is an error."""
     rest = [a for a in argv if a != "--dry-run"]
     flags = [a for a in rest if a.startswith("-")]
     if flags:
         raise ValueError(f"unknown option {flags[0]!r}; allowed: --dry-run")
-    positional = [a for a in rest if "=" not in a]
+    return "--dry-run" in argv, [a for a in rest if "=" not in a], [a for a in rest if "=" in a]
+
+
+def parse_argv(argv: list[str]) -> tuple[str, bool, dict[str, Any], list[str]]:
+    """(table, dry_run, own options, extra overrides) from the command line."""
+    dry_run, positional, keyvals = split_argv(argv)
     if len(positional) != 1:
         raise ValueError(
             f"expected exactly one table number, got {positional or 'none'}; e.g. lora-repro table 3"
         )
-    own, overrides = split_args([a for a in rest if "=" in a], OWN)
+    own, overrides = split_args(keyvals, OWN)
     check_own(own, overrides)
     return positional[0], dry_run, own, overrides
 

@@ -29,17 +29,12 @@ OWN: dict[str, Any] = {**grid_cli.OWN, "profile": None, "tasks": None, "config":
 
 def parse_argv(argv: list[str]) -> tuple[bool, dict[str, Any], list[str]]:
     """(dry_run, own options, extra overrides) from the command line."""
-    dry_run = "--dry-run" in argv
-    rest = [a for a in argv if a != "--dry-run"]
-    flags = [a for a in rest if a.startswith("-")]
-    if flags:
-        raise ValueError(f"unknown option {flags[0]!r}; allowed: --dry-run")
-    positional = [a for a in rest if "=" not in a]
+    dry_run, positional, keyvals = grid_cli.split_argv(argv)
     if positional:
         raise ValueError(
             f"unexpected argument {positional[0]!r}: only key=value arguments, e.g. tasks=mnli,sst2 seeds=1,2"
         )
-    own, overrides = split_args(rest, OWN)
+    own, overrides = split_args(keyvals, OWN)
     return dry_run, own, overrides
 
 
