@@ -17,7 +17,7 @@ from lora_repro.learnability.cells import Plan, RowPlan
 from lora_repro.learnability.spec import LearnSpec, LRow
 from lora_repro.learnability.verdict import PASS, Values, Verdict, judge
 from lora_repro.tables.aggregate import Entry, collect
-from lora_repro.tables.render import Provenance, environment_lines, write_atomic
+from lora_repro.tables.render import Provenance, environment_lines, markdown_grid, write_atomic
 
 # what each baseline is, for the header
 BASELINE_TEXT = {
@@ -165,10 +165,7 @@ def to_markdown(spec: LearnSpec, rows: list[RowOutcome], prov: Provenance) -> st
     """The report as GitHub Markdown with its provenance header."""
     lines = [f"# {spec.title}", ""]
     lines += [f"{line}  " for line in header_lines(spec, rows, prov)] + [""]
-    grid = table_rows(spec, rows)
-    lines.append("| " + " | ".join(grid[0]) + " |")
-    lines.append("|" + "---|" * len(grid[0]))
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in grid[1:]]
+    lines += markdown_grid(table_rows(spec, rows))
     n_pass = sum(r.verdict is not None and r.verdict.status == PASS for r in rows)
     lines += ["", f"{n_pass} of {len(rows)} rows PASS."]
     return "\n".join(lines) + "\n"

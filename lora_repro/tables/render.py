@@ -169,14 +169,17 @@ def _grid(spec: TableSpec, results: list[RowResult]) -> list[list[str]]:
     return out
 
 
+def markdown_grid(grid: list[list[str]]) -> list[str]:
+    """A GitHub Markdown table: ``grid[0]`` the header, then the rows (a ``|`` in a cell escaped)."""
+    lines = ["| " + " | ".join(grid[0]) + " |", "|" + "---|" * len(grid[0])]
+    return lines + ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in grid[1:]]
+
+
 def to_markdown(spec: TableSpec, results: list[RowResult], prov: Provenance) -> str:
     """The table as GitHub Markdown with its provenance header."""
     lines = [f"# Table {spec.table}: {spec.title}", ""]
     lines += [f"{line}  " for line in header_lines(spec, results, prov)] + [""]
-    grid = _grid(spec, results)
-    lines.append("| " + " | ".join(grid[0]) + " |")
-    lines.append("|" + "---|" * len(grid[0]))
-    lines += ["| " + " | ".join(cells) + " |" for cells in grid[1:]]
+    lines += markdown_grid(_grid(spec, results))
     return "\n".join(lines) + "\n"
 
 
