@@ -52,8 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(rest) or 0)
     except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: one clear line, non-zero exit
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"lora-repro {name}: error: {msg}", file=sys.stderr)
+        print(f"lora-repro {name}: error: {one_line(msg)}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file or directory that cannot be read or written: name it
+        where = f": {err.filename}" if err.filename else ""
+        print(f"lora-repro {name}: error: {err.strerror or one_line(err)}{where}", file=sys.stderr)
+        return 2
+
+
+def one_line(msg: object) -> str:
+    """An error message on one line (a multi-line message's lines joined with ' / ')."""
+    return " / ".join(line.strip() for line in str(msg).splitlines() if line.strip())
 
 
 if __name__ == "__main__":

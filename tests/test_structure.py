@@ -140,7 +140,7 @@ def test_no_private_name_is_imported_across_modules():
     assert bad == []
 
 
-BASE = {"lora_repro.config", "lora_repro.atomic"}
+BASE = {"lora_repro.config", "lora_repro.atomic", "lora_repro.validate"}
 ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
     "lora_repro.environment": set(),
     "lora_repro.rundir": set(),

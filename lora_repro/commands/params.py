@@ -11,7 +11,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from lora_repro.config import compose, split_args
+from lora_repro.config import load_group_file, split_args
+from lora_repro.validate import check_method_options, compose_checked
 
 
 def count_for(model_name: str, method: dict[str, Any]) -> dict[str, int]:
@@ -31,8 +32,11 @@ def main(argv: list[str]) -> int:
         from lora_repro.commands.params_table import print_table  # noqa: PLC0415
 
         return print_table(own["table"])
-    cfg = compose(overrides, config_name="params")
+    cfg = compose_checked(overrides, "params", groups=("model", "method"))
     method = OmegaConf.to_container(cfg.method, resolve=True)
+    name = str(method["name"])
+    allowed = [k for k in load_group_file("method", name) if k != "name"]
+    check_method_options(name, {k: v for k, v in method.items() if k != "name"}, allowed, where="method.")
     counts = count_for(cfg.model.name, method)
     out = {"model": cfg.model.name, "method": method["name"], **counts}
     print(json.dumps(out))

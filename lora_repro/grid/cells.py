@@ -52,8 +52,13 @@ class Cell:
 
     @property
     def done(self) -> bool:
-        """True when the trainer wrote ``DONE`` (after result.json)."""
-        return rundir.is_done(self.run_dir)
+        """True when the cell finished and its files check out (``rundir.check_done`` with its hash)."""
+        return self.check().ok
+
+    def check(self) -> rundir.DoneCheck:
+        """What the run directory holds: finished, missing, damaged or another cell's (the same check
+        train makes before skipping a cell, and the tables before reading its result)."""
+        return rundir.check_done(self.run_dir, self.id)
 
     @property
     def name(self) -> str:

@@ -232,10 +232,11 @@ def provenance(grid: Grid, command_line: str):  # noqa: ANN201
     """The tables' Provenance of the grid's done cells: their compute, commit(s) and environment(s)."""
     from lora_repro.config import git_commit
     from lora_repro.environment import environment_of
-    from lora_repro.rundir import read_result
+    from lora_repro.tables.aggregate import read_results
     from lora_repro.tables.render import Provenance, cells_commit, cells_environments
 
-    done = [r for r in (read_result(c.run_dir) for c in grid.cells) if r is not None]
+    results, _ = read_results({c.run_dir for c in grid.cells}, {c.run_dir: c.id for c in grid.cells})
+    done = [r for r in results.values() if r is not None]
     compute = sum(float(r.get("wall_time_s") or 0.0) for r in done)
     commit = cells_commit([r.get("git_commit") for r in done], fallback=git_commit())
     envs = cells_environments([environment_of(r) for r in done])
@@ -247,7 +248,7 @@ def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path
     from lora_repro.tables.aggregate import collect
     from lora_repro.tables.render import write_table
 
-    results = collect(grid.spec, grid.seeds, grid.run_dirs())
+    results = collect(grid.spec, grid.seeds, grid.run_dirs(), {c.run_dir: c.id for c in grid.cells})
     out = Path(own["out"] or Path("results") / grid.profile)
     return write_table(grid.spec, results, provenance(grid, command_line), out)
 
@@ -270,6 +271,9 @@ def main(argv: list[str], command=None, resolver=None) -> int:  # noqa: ANN001
     """Entry point of ``lora-repro table``: 0 when every cell is done, 1 when some failed, 130 if interrupted."""
     table, is_dry, own, overrides = parse_argv(list(argv))
     load_group_file("launcher", own["launcher"])  # the launcher's config must exist
+    jobs = own["jobs"]
+    if jobs not in (None, "auto") and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs={jobs!r}: expected a positive integer or auto")  # before any cell is composed
     grid = build_grid(table, own, overrides, resolver)
     if is_dry:
         return dry_run(grid, own)

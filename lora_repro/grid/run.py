@@ -1,7 +1,8 @@
 """Run the missing cells of a grid as subprocesses, in dependency order, one or ``jobs`` at a time.
 
-A cell is done when ``<run_dir>/DONE`` exists (the trainer writes it last, after result.json): done
-cells are skipped, so the grid can be killed at any point and rerun to finish only what is missing.
+A cell is done when ``<run_dir>/DONE`` and the files it vouches for check out (``rundir.check_done``;
+the trainer writes DONE last): done cells are skipped, so the grid can be killed at any point and
+rerun to finish only what is missing.
 Each cell's stdout and stderr go to ``<run_dir>.log`` (appended, one header per attempt). A failed cell
 is reported with its log and does not stop the others; cells that depend on it are skipped.
 """
@@ -197,7 +198,8 @@ def run_cells(
                     bar.update(1)
                 else:
                     bad_ids.add(cid)
-                    reason = f"exit code {rc}" if rc != 0 else "exit code 0 but no DONE marker"
+                    problem = cell.check().problem or "no DONE marker"
+                    reason = f"exit code {rc}" if rc != 0 else f"exit code 0 but {problem}"
                     report.failed.append(Failure(cell, rc, reason))
                     if progress:  # at once above the bar; the closing summary repeats it
                         bar.write(report.failed[-1].line(), file=sys.stderr)

@@ -34,7 +34,7 @@ def run_task(cfg: DictConfig) -> int:
     at the first exception. The grid finds failed cells by their missing DONE marker instead.
     """
     argv, cell = cell_argv(cfg)
-    if rundir.is_done(cell["run_dir"]):
+    if rundir.is_done(cell["run_dir"], cell.get("id")):
         return 0
     log_path = Path(cell["log"])
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,14 @@ sequence-classification head), and records the method and its options on the mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from torch import nn
 
 from lora_repro.models.arch import ArchSpec, spec_for
+from lora_repro.validate import check_method_options
 
 InjectFn = Callable[..., list[nn.Parameter]]
 
@@ -54,27 +56,60 @@ def applied_methods(model: nn.Module) -> list[dict[str, Any]]:
 
 
 def apply_method(model: nn.Module, name: str, **options: Any) -> nn.Module:
-    """Inject adaptation method ``name`` into ``model`` in place, freeze the rest, return ``model``."""
+    """Inject adaptation method ``name`` into ``model`` in place, freeze the rest, return ``model``.
+
+    Options are checked first (lora_repro.validate: types, ranges, unknown keys); any error leaves
+    the model exactly as it was (its modules, hooks, attributes and requires_grad flags)."""
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; allowed: {sorted(METHODS)}")
-    allowed = METHOD_OPTIONS[name]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"method {name!r} got unknown option(s) {unknown}; allowed: {list(allowed)}")
+    options = {k: _plain(v) for k, v in options.items()}
+    check_method_options(name, options, METHOD_OPTIONS[name])
     if applied_methods(model):
         raise ValueError(
             f"model already has method(s) {[m['name'] for m in applied_methods(model)]}; "
             "apply one method per model (combinations such as lora_pe are methods of their own)"
         )
     spec = spec_for(model)
-    options = {k: _plain(v) for k, v in options.items()}
-    trainable = METHODS[name](model, spec, **options)
-    keep = {id(p) for p in trainable}
-    heads = head_prefixes(model, spec)
-    for pname, p in model.named_parameters():
-        p.requires_grad_(id(p) in keep or is_head_param(pname, heads))
-    setattr(model, RECORD_ATTR, [{"name": name, "options": options}])
+    with unchanged_on_error(model):
+        trainable = METHODS[name](model, spec, **options)
+        keep = {id(p) for p in trainable}
+        heads = head_prefixes(model, spec)
+        for pname, p in model.named_parameters():
+            p.requires_grad_(id(p) in keep or is_head_param(pname, heads))
+        setattr(model, RECORD_ATTR, [{"name": name, "options": options}])
     return model
+
+
+def _module_state(module: nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A module's attributes and shallow copies of its container attributes (submodules, hooks ...)."""
+    attrs = dict(module.__dict__)
+    copies = {k: v.copy() for k, v in attrs.items() if isinstance(v, dict | set | list)}
+    return attrs, copies
+
+
+@contextmanager
+def unchanged_on_error(model: nn.Module) -> Iterator[None]:
+    """Undo, when the block raises, every change to ``model``'s module tree, hooks, attributes and
+    requires_grad flags (weights are not copied: the block must check before it writes any)."""
+    states = {id(m): (m, _module_state(m)) for m in model.modules()}
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        yield
+    except BaseException:
+        for module, (attrs, copies) in states.values():
+            for key in [k for k in module.__dict__ if k not in attrs]:
+                del module.__dict__[key]
+            for key, value in attrs.items():
+                if key in copies:  # the same container object, its old contents
+                    value.clear()
+                    if isinstance(value, list):
+                        value.extend(copies[key])
+                    else:
+                        value.update(copies[key])
+                module.__dict__[key] = value
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        raise
 
 
 def _plain(value: Any) -> Any:

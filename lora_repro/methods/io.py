@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lora_repro.methods.base import applied_methods, apply_method, head_prefixes, is_head_param
+from lora_repro.atomic import share_tree, temp_dir
+from lora_repro.methods.base import (
+    applied_methods,
+    apply_method,
+    head_prefixes,
+    is_head_param,
+    unchanged_on_error,
+)
 from lora_repro.methods.lora import LoRAFusedLinear, LoRALinear
 from lora_repro.models.arch import spec_for
 
@@ -127,9 +133,10 @@ def save_adapter(
     }
     config.update(_peft_fields(model) or {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = temp_dir(path)
     save_file(tensors, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
     (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    share_tree(tmp)  # the umask's modes (safetensors writes 0600)
     path.mkdir(parents=True, exist_ok=True)
     for name in (WEIGHTS_NAME, CONFIG_NAME):  # weights first: a config never points at missing weights
         os.replace(tmp / name, path / name)
@@ -175,7 +182,7 @@ def _method_from_peft(cfg: dict[str, Any], model: nn.Module) -> dict[str, Any]:
 def check_base_model(model: nn.Module, path: str | os.PathLike) -> None:
     """Refuse an adapter whose recorded base fingerprint differs from ``model``'s (none recorded: pass)."""
     cfg_file = Path(path) / CONFIG_NAME
-    ours = (json.loads(cfg_file.read_text()).get("lora_repro") or {}) if cfg_file.is_file() else {}
+    ours = (read_config(cfg_file).get("lora_repro") or {}) if cfg_file.is_file() else {}
     fp = ours.get("base_fingerprint")
     if fp not in (None, "meta") and fp != base_fingerprint(model):
         raise AdapterMismatchError(
@@ -209,7 +216,7 @@ def load_trainable(
         raise FileNotFoundError(
             f"{w_file} not found: an adapter directory holds {CONFIG_NAME} and {WEIGHTS_NAME}"
         )
-    state = {_from_file_key(k): v for k, v in load_file(str(w_file)).items()}
+    state = {_from_file_key(k): v for k, v in read_weights(w_file).items()}
     params = dict(model.named_parameters())
     heads = head_prefixes(model) if skip_heads else ()
     if skip_heads:
@@ -225,22 +232,46 @@ def load_trainable(
         lacking = [n for n in lacking if ".lora_" in n]
     if lacking:
         raise AdapterMismatchError(f"{path}: adapter file lacks trained tensors: {lacking[:5]}")
+    for name, tensor in state.items():  # every check before the first write: a failed load changes nothing
+        p = params[name]
+        if p.shape != tensor.shape:
+            raise AdapterMismatchError(
+                f"{w_file}: {name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}"
+            )
     with torch.no_grad():
         for name, tensor in state.items():
-            p = params[name]
-            if p.shape != tensor.shape:
-                raise AdapterMismatchError(
-                    f"{name}: adapter shape {tuple(tensor.shape)} != model {tuple(p.shape)}"
-                )
-            p.copy_(tensor.to(p.dtype))
+            params[name].copy_(tensor.to(params[name].dtype))
     return len(state)
+
+
+def read_weights(w_file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a damaged (truncated, not safetensors) file in one line."""
+    try:
+        return load_file(str(w_file))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own SafetensorError
+        raise ValueError(
+            f"{w_file} is damaged ({type(err).__name__}: {' '.join(str(err).split())[:120]}): "
+            "save or train the adapter again"
+        ) from err
+
+
+def read_config(cfg_file: Path) -> dict[str, Any]:
+    """``adapter_config.json`` as a dict; a damaged file in one line naming it."""
+    try:
+        cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{cfg_file} is damaged (not JSON: {err}): save or train the adapter again") from err
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{cfg_file} is damaged (not a JSON object): save or train the adapter again")
+    return cfg
 
 
 def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = True) -> nn.Module:
     """Load an adapter saved by :func:`save_adapter` (or a PEFT LoRA adapter) into ``model``.
 
     Injects the method described by ``adapter_config.json`` unless the model already has it, then
-    loads every saved tensor; missing or unexpected tensors are an error.
+    loads every saved tensor; missing or unexpected tensors are an error. Any error (a damaged file,
+    a shape mismatch) leaves the model exactly as it was and names the file.
     """
     path = Path(path)
     cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME
@@ -249,7 +280,7 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
             raise FileNotFoundError(
                 f"{f} not found: an adapter directory holds {CONFIG_NAME} and {WEIGHTS_NAME}"
             )
-    cfg = json.loads(cfg_file.read_text())
+    cfg = read_config(cfg_file)
     ours = cfg.get("lora_repro")
     if ours:
         if ours.get("model_type") != model.config.model_type:
@@ -262,10 +293,14 @@ def load_adapter(model: nn.Module, path: str | os.PathLike, check_base: bool = T
     else:
         methods = [_method_from_peft(cfg, model)]
     have = applied_methods(model)
-    if not have:
-        for m in methods:
-            apply_method(model, m["name"], **m["options"])
-    elif [m["name"] for m in have] != [m["name"] for m in methods]:
+    if have and [m["name"] for m in have] != [m["name"] for m in methods]:
         raise AdapterMismatchError(f"model has method(s) {have}, adapter holds {methods}")
-    load_trainable(model, path, require="all" if ours else "lora", check_base=False)
+    with unchanged_on_error(model):
+        if not have:
+            for m in methods:
+                try:
+                    apply_method(model, m["name"], **m["options"])
+                except (ValueError, TypeError) as err:
+                    raise AdapterMismatchError(f"{cfg_file}: {err}") from err
+        load_trainable(model, path, require="all" if ours else "lora", check_base=False)
     return model

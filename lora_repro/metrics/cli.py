@@ -20,7 +20,7 @@ from typing import Any
 
 from lora_repro.config import split_args
 from lora_repro.metrics import METRICS, metric_keys, score
-from lora_repro.metrics.glue import GLUE_TASKS
+from lora_repro.metrics.glue import GLUE_TASKS, label_problem
 
 TASKS: dict[str, str] = {t: f"glue_{t}" for t in GLUE_TASKS}
 TASKS.update({m: m for m in METRICS})
@@ -67,6 +67,14 @@ def _label(text: str) -> Any:
     return text
 
 
+def _check_labels(task: str, path: str, lines: list[tuple[int, Any]]) -> None:
+    """Every line of a GLUE predictions or references file holds one of the task's labels."""
+    for number, value in lines:
+        problem = label_problem(task, value)
+        if problem is not None:
+            raise ValueError(f"{path} line {number}: {problem}")
+
+
 def read_meta(path: str, metric: str, n: int) -> dict[str, Any]:
     """Turn the meta JSON-lines file into score() options for ``metric``."""
     if metric not in ("webnlg", "wikisql"):
@@ -99,8 +107,12 @@ def run(task: str, predictions: str, references: str, meta: str | None = None) -
     metric = TASKS[task]
     preds = read_lines(predictions)
     if metric.startswith("glue_"):
-        refs: list[Any] = [_label(r) for r in read_lines(references) if r]
+        glue = metric.removeprefix("glue_")
+        ref_lines = [(i, _label(r)) for i, r in enumerate(read_lines(references), 1) if r]
         preds = [_label(p) for p in preds]
+        _check_labels(glue, predictions, list(enumerate(preds, 1)))
+        _check_labels(glue, references, ref_lines)
+        refs: list[Any] = [r for _, r in ref_lines]
     else:
         refs = read_groups(references)
     if len(preds) != len(refs):

@@ -31,6 +31,39 @@ GLUE_TASKS: dict[str, tuple[str, ...]] = {
     "stsb": ("pearson", "spearman"),
 }
 
+# the class labels a GLUE task's predictions and references may hold (``lora-repro score`` checks
+# every line against them): class ids 0..n-1, or for MNLI also the verbalised names (decoders);
+# STS-B is a regression (any number). Equal to lora_repro.tasks.schemas.GLUE_LABELS (tested).
+GLUE_CLASSES: dict[str, tuple[str, ...] | None] = {
+    "mnli": ("entailment", "neutral", "contradiction"),
+    "sst2": ("negative", "positive"),
+    "mrpc": ("not_equivalent", "equivalent"),
+    "cola": ("unacceptable", "acceptable"),
+    "qnli": ("entailment", "not_entailment"),
+    "qqp": ("not_duplicate", "duplicate"),
+    "rte": ("entailment", "not_entailment"),
+    "stsb": None,
+}
+
+
+def label_problem(task: str, value: Any) -> str | None:
+    """Why ``value`` is not a label of GLUE ``task`` (None when it is one)."""
+    names = GLUE_CLASSES[task]
+    if names is None:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return None if ok else f"{value!r} is not a number (STS-B scores are numbers)"
+    if isinstance(value, str):
+        if task == "mnli" and value in names:
+            return None
+        allowed = f"class ids 0..{len(names) - 1}" + (f" or one of {list(names)}" if task == "mnli" else "")
+        return f"{value!r} is not a label of {task}; allowed: {allowed}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and 0 <= value < len(names):
+        return None
+    allowed = f"class ids 0..{len(names) - 1} ({', '.join(f'{i}={n}' for i, n in enumerate(names))})"
+    return f"{value!r} is not a label of {task}; allowed: {allowed}"
+
 
 def _flat(values: Sequence[Any], what: str) -> list[Any]:
     out = []

@@ -82,12 +82,31 @@ def aggregate(values: list[float], how: str) -> tuple[float | None, float | None
     return center, spread
 
 
-def collect(spec: TableSpec, seeds: tuple[int, ...], run_dirs: dict[Slot, Path]) -> list[RowResult]:
+def read_results(
+    run_dirs: set[Path], hashes: dict[Path, str] | None = None
+) -> tuple[dict[Path, dict[str, Any] | None], dict[Path, str]]:
+    """Each run's result (None when not DONE) and, for runs whose files do not check out, the one
+    line ``rundir.check_done`` gives naming the damaged file (the run then counts as missing)."""
+    results: dict[Path, dict[str, Any] | None] = {}
+    problems: dict[Path, str] = {}
+    for d in run_dirs:
+        try:
+            results[d] = rundir.read_result(d, (hashes or {}).get(d))
+        except rundir.DamagedRunError as err:
+            results[d], problems[d] = None, str(err)
+    return results, problems
+
+
+def collect(
+    spec: TableSpec, seeds: tuple[int, ...], run_dirs: dict[Slot, Path], hashes: dict[Path, str] | None = None
+) -> list[RowResult]:
     """Aggregate the DONE runs of every row and column of ``spec`` over ``seeds``.
 
     ``run_dirs``: the run directory that fills each (row index, task, seed) slot (the grid's
-    ``Grid.run_dirs()``); several slots may share one run."""
-    results: dict[Path, dict[str, Any] | None] = {d: rundir.read_result(d) for d in set(run_dirs.values())}
+    ``Grid.run_dirs()``); several slots may share one run. ``hashes``: the config hash each run
+    directory must hold (a run of another cell counts as missing). A run whose files are damaged is
+    missing too, its entry in ``RowResult.missing`` naming the file."""
+    results, problems = read_results(set(run_dirs.values()), hashes)
     rows: list[RowResult] = []
     for i, row in enumerate(spec.rows):
         entries: dict[str, Entry] = {}
@@ -98,9 +117,10 @@ def collect(spec: TableSpec, seeds: tuple[int, ...], run_dirs: dict[Slot, Path])
                 continue
             entry = Entry(column=col, expected=len(seeds))
             for seed in seeds:
-                result = results[run_dirs[(i, col.task, seed)]]
+                run = run_dirs[(i, col.task, seed)]
+                result = results[run]
                 if result is None:
-                    tag = f"{col.task} seed {seed}"
+                    tag = f"{col.task} seed {seed}" + (f" ({problems[run]})" if run in problems else "")
                     if tag not in missing:
                         missing.append(tag)
                     continue

@@ -31,6 +31,7 @@ from lora_repro.tasks.sources import (
 from lora_repro.tiny.synthetic.world import rng_for
 
 ROLES = ("train", "validation", "test")
+SOURCE_HINT = "task.source needs the hub schema as save_to_disk output, parquet, UTF-8 CSV or JSON lines"
 FAMILIES = ("encoder", "decoder")
 PROFILES = ("tiny", "paper")
 FORMAT_VERSION = "1"
@@ -99,8 +100,8 @@ class Task:
     def load_split(self, split: str) -> Dataset:
         """The raw hub split from the hub, ``source`` or the generator, schema-checked."""
         if self.source:
-            ds = load_local(self.source, split, self.cache_dir, self.features)
             where = f"task {self.name} source {self.source!r} split {split!r}"
+            ds = self._load_source(split, where)
         elif self.profile == "paper":
             ds = load_hub(self.hub, split, self.cache_dir)
             where = f"task {self.name} hub {self.hub.repo!r} split {split!r}"
@@ -109,6 +110,27 @@ class Task:
             where = f"task {self.name} tiny split {split!r}"
         ds = self.normalise(ds)
         check_schema(ds.features, self.features, where)
+        return ds
+
+    def _load_source(self, split: str, where: str) -> Dataset:
+        """A split of ``task.source``; damaged files (unreadable, no rows, empty values) in one line."""
+        try:
+            ds = load_local(self.source, split, self.cache_dir, self.features)
+        except (FileNotFoundError, ValueError) as err:
+            if "task.source" in str(err):
+                raise
+            raise ValueError(f"{where}: cannot read it ({_reason(err)}); {SOURCE_HINT}") from err
+        except Exception as err:  # noqa: BLE001 - datasets' builders raise their own error types
+            raise ValueError(f"{where}: cannot read it ({_reason(err)}); {SOURCE_HINT}") from err
+        if len(ds) == 0:
+            raise ValueError(f"{where}: the split has no rows; {SOURCE_HINT}")
+        for column, feature in ds.features.items():
+            if getattr(feature, "dtype", None) == "string":
+                empty = next((i for i, v in enumerate(ds[column]) if v is None), None)
+                if empty is not None:
+                    raise ValueError(
+                        f"{where}: row {empty} has no {column!r} (an empty value); fill it in or drop the row"
+                    )
         return ds
 
     def normalise(self, ds: Dataset) -> Dataset:
@@ -327,3 +349,11 @@ def prompt_ids(text: str, tokenizer, max_length: int | None = None) -> list[int]
     if max_length is not None:
         x = x[-(max_length - 1) :]
     return x + [separator_id(tokenizer)]
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost cause of a loader's error, on one line (datasets wraps the real one)."""
+    while err.__cause__ is not None or err.__context__ is not None:
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__

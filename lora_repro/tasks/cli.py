@@ -12,7 +12,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from lora_repro.config import compose, split_args
+from lora_repro.config import split_args
+from lora_repro.validate import COUNT, TASK_RULES, Rule, check_own, check_tree, compose_checked, optional
 
 
 def _task_from_cfg(cfg) -> Any:
@@ -28,16 +29,16 @@ def _task_from_cfg(cfg) -> Any:
 
 def main(argv: list[str]) -> int:
     own, overrides = split_args(argv, {"split": "test", "n": 3, "family": None})
+    check_own("data", own, {"n": COUNT, "family": optional(Rule("choice", choices=("encoder", "decoder")))})
     n = own["n"]
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
     from lora_repro.tasks import TASKS
 
     for arg in overrides:
         key, _, value = arg.partition("=")
         if key.lstrip("+") == "task" and value not in TASKS:
             raise ValueError(f"unknown task {value!r}; allowed: {TASKS}")
-    cfg = compose(overrides, config_name="data")
+    cfg = compose_checked(overrides, "data", groups=("task", "profile"))
+    check_tree(OmegaConf.to_container(cfg, resolve=True), TASK_RULES)
     task = _task_from_cfg(cfg)
     family = own["family"] or ("decoder" if task.kind == "generation" else "encoder")
     if family not in ("encoder", "decoder"):

@@ -8,6 +8,7 @@ again reuses the cache. ``model=all`` pretrains every model that has a ``tiny:``
 from __future__ import annotations
 
 from lora_repro.config import group_options, load_group_file, split_args
+from lora_repro.validate import BOOL, POSITIVE_INT, check_own, optional
 
 
 def main(argv: list[str]) -> int:
@@ -19,6 +20,7 @@ def main(argv: list[str]) -> int:
         raise ValueError(
             f"unknown argument(s) {rest}; allowed: model=<name|all> steps=N cache_dir=DIR force=true"
         )
+    check_own("pretrain", own, {"steps": optional(POSITIVE_INT), "force": BOOL})
     models = group_options("model")
     name = own["model"]
     if name is None:

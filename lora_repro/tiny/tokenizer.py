@@ -16,8 +16,9 @@ import functools
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from lora_repro.atomic import temp_dir
 
 TOKENIZER_VERSION = "v1"
 VOCAB_SIZE = 3000
@@ -91,7 +92,7 @@ def tiny_tokenizer(cache_dir: str | os.PathLike | None = None, vocab_size: int =
         return _load(final)
     root.mkdir(parents=True, exist_ok=True)
     tok = train_tiny_tokenizer(vocab_size)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+    tmp = temp_dir(final)  # the umask's directory mode, not mkdtemp's 0700
     try:
         tok.save_pretrained(str(tmp))
         try:

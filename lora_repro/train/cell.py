@@ -20,11 +20,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from lora_repro import rundir
 from lora_repro.atomic import write_atomic
-from lora_repro.config import compose, config_dir, group_options
+from lora_repro.config import config_dir, load_group_file
+from lora_repro.validate import check_cell, compose_checked
 
 GROUPS = ("model", "task", "method", "profile", "logger", "hparams")
 # keys that select where or how a cell runs, not what it computes
@@ -61,18 +63,9 @@ def _variants(cfg: DictConfig) -> list[str]:
 
 def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
     """The resolved config of a cell (composed, variants and profile scale applied, validated)."""
-    from hydra.errors import HydraException
-
     overrides = list(overrides)
-    try:
-        composed = compose(overrides, config_name="config")
-    except HydraException as err:  # unknown group option or key: one clear line, not a traceback
-        first = str(err).strip().splitlines()[0]
-        hint = ""
-        for group in GROUPS[:-1]:
-            if f"'{group}/" in first:
-                hint = f"; allowed {group}: {group_options(group)}"
-        raise ValueError(f"{first}{hint} (overrides: {' '.join(overrides)})") from err
+    # an unknown group option or key: one clear line listing the allowed ones, not a traceback
+    composed = compose_checked(overrides, "config", groups=GROUPS[:-1])
     cfg = OmegaConf.create(OmegaConf.to_container(composed, resolve=False))
     for name in _variants(cfg):
         if name == "paper":
@@ -102,16 +95,15 @@ def cell_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 
 
 def _validate(cfg: DictConfig) -> None:
+    """Every option's type and range (lora_repro.validate), before anything is built or written."""
     if cfg.init_from not in INIT_CHOICES:
         raise ValueError(f"init_from={cfg.init_from!r}; allowed: {list(INIT_CHOICES)}")
-    # train.epochs=0: no training step, only the test evaluation (the untrained model of learnability)
-    if int(cfg.train.epochs) < 0 or int(cfg.train.batch_size) < 1:
-        raise ValueError(
-            "train.epochs must be >= 0 and train.batch_size >= 1, "
-            f"got {cfg.train.epochs}, {cfg.train.batch_size}"
-        )
     if cfg.profile.name not in ("tiny", "paper"):
         raise ValueError(f"profile={cfg.profile.name!r}; allowed: tiny, paper")
+    # train.epochs=0: no training step, only the test evaluation (the untrained model of learnability)
+    tree = OmegaConf.to_container(cfg, resolve=True)
+    defaults = yaml.safe_load((config_dir() / "config.yaml").read_text())
+    check_cell(tree, defaults, load_group_file("method", str(cfg.method.name)))
 
 
 @functools.cache
@@ -179,25 +171,74 @@ def init_adapter_dir(cfg: DictConfig) -> Path | None:
     else:
         up = cell_config(upstream_overrides(cfg))
         run_dir = cell_run_dir(up)
-        if not rundir.is_done(run_dir):
+        check = rundir.check_done(run_dir, cell_hash(up))
+        if not check.ok:
             cmd = "lora-repro train " + " ".join(upstream_overrides(cfg))
-            raise FileNotFoundError(
-                f"init_from=mnli: the MNLI cell {run_dir} has not finished; run it first: {cmd}"
-            )
+            why = "has not finished" if check.state == "missing" else f"cannot be trusted ({check.problem})"
+            raise FileNotFoundError(f"init_from=mnli: the MNLI cell {run_dir} {why}; run it first: {cmd}")
         p = rundir.adapter_dir(run_dir)
     if not rundir.has_adapter(p):
         raise FileNotFoundError(f"no {rundir.ADAPTER_WEIGHTS} in {p} (init_from={cfg.init_from})")
     return p
 
 
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir``, or say in one line why it cannot be (a regular file, not writable)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(
+            f"run_dir={run_dir} is a file, not a directory: give run_dir= a directory (or leave it out)"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"cannot create run_dir={run_dir} ({err.strerror}: {err.filename}): choose another run_dir= "
+            "or fix the permissions of its parent"
+        ) from err
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ValueError(f"run_dir={run_dir} is not writable: fix its permissions or choose another run_dir=")
+
+
+def _foreign_unfinished(run_dir: Path, digest: str) -> str | None:
+    """The hash of another cell whose checkpoints ``run_dir`` holds (a resume would load them), or None."""
+    config_file = run_dir / rundir.CONFIG
+    ckpts = rundir.checkpoints_dir(run_dir)
+    if not config_file.is_file() or not ckpts.is_dir() or not any(ckpts.iterdir()):
+        return None
+    try:
+        theirs = cell_hash(OmegaConf.load(config_file))
+    except Exception:  # noqa: BLE001 - an unreadable config.yaml is rewritten below
+        return None
+    return theirs if theirs != digest else None
+
+
 def run_cell(cfg: DictConfig) -> Path:
-    """Run one cell unless its ``DONE`` marker exists; returns its run directory."""
+    """Run one cell unless it is finished (:func:`lora_repro.rundir.check_done`); returns its run directory.
+
+    A finished cell whose files do not check out has them moved to ``<run_dir>/damaged-<time>/`` and
+    is trained again; a run directory that holds another cell is refused (one line naming the file)."""
     run_dir = cell_run_dir(cfg)
-    if rundir.is_done(run_dir):
+    digest = cell_hash(cfg)
+    check = rundir.check_done(run_dir, digest)
+    if check.ok:
         print(f"lora-repro train: {run_dir} is DONE, skipping", file=sys.stderr)
         return run_dir
+    if check.state == "foreign":
+        raise ValueError(check.problem)
+    theirs = _foreign_unfinished(run_dir, digest)
+    if theirs is not None:
+        raise ValueError(
+            f"{run_dir / rundir.CONFIG} is the unfinished cell {theirs}, not the asked-for cell {digest}: "
+            f"run_dir={run_dir} is another cell's; choose another run_dir (or leave it out)"
+        )
     init_dir = init_adapter_dir(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(run_dir)
+    if check.state == "damaged":
+        aside = rundir.move_aside(run_dir)
+        print(
+            f"lora-repro train: {check.problem}; moved the run's files to {aside}, training the cell again",
+            file=sys.stderr,
+        )
     config_file = run_dir / rundir.CONFIG
     write_atomic(config_file, OmegaConf.to_yaml(cfg))
     nproc = int(cfg.accelerate.num_processes)
@@ -206,7 +247,7 @@ def run_cell(cfg: DictConfig) -> Path:
     else:
         from lora_repro.train.worker import run
 
-        run(cfg, run_dir, init_dir, cell_hash(cfg))
+        run(cfg, run_dir, init_dir, digest)
     return run_dir
 
 

@@ -42,7 +42,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from lora_repro.atomic import publish_dir
+from lora_repro.atomic import publish_dir, share_tree
 from lora_repro.train.sharding import assign, full, shard_like
 
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
@@ -170,7 +170,7 @@ def save_rank_state(directory: Path, rank: int, state: Any) -> None:
 
 def load_rank_state(directory: Path, rank: int, live: Any) -> Any:
     skel = json.loads((directory / f"optimizer-rank{rank}.json").read_text())
-    return decode_state(skel, load_file(str(directory / f"optimizer-rank{rank}.safetensors")), live)
+    return decode_state(skel, read_tensors(directory, f"optimizer-rank{rank}.safetensors"), live)
 
 
 def epoch_dirs(run_dir: Path) -> list[tuple[int, Path]]:
@@ -252,12 +252,39 @@ def save_sharded_checkpoint(
     if main:
         sharding = {"sharded": True, "world_size": accelerator.num_processes}
         _write_weights_and_state(staging, weights, state, best, sharding)
+        share_tree(staging)  # the umask's modes (safetensors writes 0600)
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
         _prune(run_dir, keep)
     accelerator.wait_for_everyone()
     return final
+
+
+def damaged_checkpoint(path: Path, name: str, err: BaseException) -> ValueError:
+    """The one-line error of a damaged checkpoint file, with what to do about it."""
+    why = " ".join(str(err).split())[:120] or type(err).__name__
+    return ValueError(
+        f"{path / name} is damaged ({type(err).__name__}: {why}): move {path} out of checkpoints/ to "
+        "resume from the checkpoint before it, or start the cell again in a new run_dir"
+    )
+
+
+def read_state(path: Path) -> tuple[dict[str, Any], TrainState]:
+    """``state.json`` of a checkpoint and the TrainState it holds (damaged: one line naming it)."""
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        return meta, TrainState(**meta["state"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise damaged_checkpoint(path, "state.json", err) from err
+
+
+def read_tensors(path: Path, name: str) -> dict[str, torch.Tensor]:
+    """A checkpoint's safetensors file (damaged or missing: one line naming it)."""
+    try:
+        return load_file(str(path / name))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own SafetensorError
+        raise damaged_checkpoint(path, name, err) from err
 
 
 def load_checkpoint(
@@ -268,8 +295,7 @@ def load_checkpoint(
     ``sharded``: ``optimizer`` is DeepSpeed's ZeRO optimizer and each rank reads its own partition.
     """
     path = Path(path)
-    meta = json.loads((path / "state.json").read_text())
-    state = TrainState(**meta["state"])
+    meta, state = read_state(path)
     was_sharded = bool(meta["optimizer"].get("sharded"))
     if was_sharded != sharded:
         how = {
@@ -285,7 +311,7 @@ def load_checkpoint(
             f"{path} holds optimizer partitions of {meta['optimizer']['world_size']} processes, this run "
             f"has {world}; resume with accelerate.num_processes={meta['optimizer']['world_size']}"
         )
-    load_trainable(model, load_file(str(path / "trainable.safetensors")))
+    load_trainable(model, read_tensors(path, "trainable.safetensors"))
     if sharded:
         saved = load_rank_state(path, rank, optimizer.state_dict())
         # DeepSpeed's ZeRO optimizer takes every rank's dict and reads its own (index = its rank)
@@ -295,7 +321,7 @@ def load_checkpoint(
     index = {n: i for i, n in names.items()}
     if meta["optimizer"]["order"] != [names[i] for i in sorted(names)]:
         raise ValueError(f"{path}: optimizer parameters differ from the checkpoint's")
-    tensors = load_file(str(path / "optimizer.safetensors"))
+    tensors = read_tensors(path, "optimizer.safetensors")
     by_name = dict(model.named_parameters())
     st: dict[int, dict[str, torch.Tensor]] = {}
     for key, t in tensors.items():
@@ -312,4 +338,4 @@ def load_checkpoint(
 def _best(path: Path, model: nn.Module) -> dict[str, torch.Tensor]:
     """The best epoch's weights: best.safetensors, or the (just loaded) weights when this epoch is best."""
     best_file = path / "best.safetensors"
-    return load_file(str(best_file)) if best_file.is_file() else trainable_state(model)
+    return read_tensors(path, best_file.name) if best_file.is_file() else trainable_state(model)

@@ -40,5 +40,5 @@ def test_zero_epochs_evaluates_the_untrained_model(sst2_cell, tmp_path):
 
 
 def test_negative_epochs_are_refused(sst2_cell, tmp_path):
-    with pytest.raises(ValueError, match="train.epochs must be >= 0"):
+    with pytest.raises(ValueError, match="train.epochs must be a non-negative integer"):
         cell_config(sst2_cell(tmp_path / "neg", "train.epochs=-1"))
