@@ -27,7 +27,7 @@ LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-latest lock env lint format bench clean-venv check-java help learnability
+.PHONY: setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
 
 help:
 	@echo "make setup     create .venv and install lora-repro with its dev tools"
@@ -36,7 +36,9 @@ help:
 	@echo "make test-latest  the test suite in a throwaway env with the newest releases (not CI)"
 	@echo "make env       the environment block that every result.json records"
 	@echo "make lint      ruff"
-	@echo "make bench     benchmarks (ratios measured side by side)"
+	@echo "make bench     efficiency, measured: results/<device>/efficiency.md, table1.md, figure5 (minutes on CPU)"
+	@echo "make bench-parallel  DDP vs FSDP vs DeepSpeed ZeRO-2/3 memory on two CPU processes"
+	@echo "make gpu-check the GPU paths on random-weight models (<= 8 min on one GPU): results/<gpu>/gpu-check.md"
 	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
 	@echo "make learnability  results/tiny/learnability.md: does each tiny task learn? [SEEDS=1,2,3 JOBS=N]"
 
@@ -85,9 +87,19 @@ format: $(PYTHON)
 	$(BIN)/ruff check --fix lora_repro tests scripts benchmarks
 	$(BIN)/ruff format lora_repro tests scripts benchmarks
 
+# make bench: a short version of every `lora-repro bench` (docs/efficiency.md), then the training step
+# against PEFT on identical math (benchmarks/run.py). BENCH_ARGS: e.g. out=/tmp/bench.
+BENCH_ARGS ?=
 bench: $(PYTHON)
+	$(BIN)/lora-repro bench all $(BENCH_ARGS)
 	$(PYTHON) -m benchmarks.run
+
+bench-parallel: $(PYTHON)
 	$(PYTHON) -m benchmarks.parallel
+
+# make gpu-check: exits non-zero on any failed check; its CPU variant (device=cpu) runs in the test suite.
+gpu-check: $(PYTHON)
+	$(BIN)/lora-repro bench gpu-check device=cuda
 
 # make reproduce-table-N: tiny profile by default; PROFILE=paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N.
 # (a pattern rule, deliberately not .PHONY: make skips pattern rules for phony targets)
