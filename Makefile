@@ -27,7 +27,7 @@ LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
+.PHONY: reproduce-figures setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
 
 help:
 	@echo "make setup     create .venv and install lora-repro with its dev tools"
@@ -40,6 +40,7 @@ help:
 	@echo "make bench-parallel  DDP vs FSDP vs DeepSpeed ZeRO-2/3 memory on two CPU processes"
 	@echo "make gpu-check the GPU paths on random-weight models (<= 8 min on one GPU): results/<gpu>/gpu-check.md"
 	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
+	@echo "make reproduce-figure-N  a Section 7 figure (N = 2..8, table7) [PROFILE=tiny|paper JOBS=N]; reproduce-figures: all"
 	@echo "make learnability  results/tiny/learnability.md: does each tiny task learn? [SEEDS=1,2,3 JOBS=N]"
 
 $(PYTHON):
@@ -105,6 +106,14 @@ gpu-check: $(PYTHON)
 # (a pattern rule, deliberately not .PHONY: make skips pattern rules for phony targets)
 reproduce-table-%: $(PYTHON)
 	$(BIN)/lora-repro table $* profile=$(PROFILE) $(if $(SEEDS),seeds=$(SEEDS)) $(if $(LAUNCHER),launcher=$(LAUNCHER)) $(if $(JOBS),jobs=$(JOBS))
+
+# make reproduce-figure-N (N = 2, 3, 4, 5, 6, 7, 8 or table7) and make reproduce-figures (all of them):
+# the cells a Section 7 figure needs (missing ones only), then the figure (docs/analysis.md).
+reproduce-figure-%: $(PYTHON)
+	$(BIN)/lora-repro figure $* profile=$(PROFILE) $(if $(JOBS),jobs=$(JOBS))
+
+reproduce-figures: $(PYTHON)
+	$(BIN)/lora-repro figure all profile=$(PROFILE) $(if $(JOBS),jobs=$(JOBS))
 
 # make learnability: per tiny task the untrained model, a trivial baseline, LoRA and FT, and the bars.
 learnability: $(PYTHON)

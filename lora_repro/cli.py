@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
     "table": ("lora_repro.grid.cli", "run and render a paper table"),
     "learnability": ("lora_repro.learnability.cli", "can the tiny models learn each task? (bars per task)"),
+    "figure": ("lora_repro.figures.cli", "run the cells of a Section 7 figure or Table 7, then draw it"),
     "bench": ("lora_repro.bench.cli", "efficiency, measured: Table 1, Figure 5, training cost, memory"),
     "env": ("lora_repro.environment", "the environment block every result.json records"),
 }

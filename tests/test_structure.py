@@ -156,6 +156,7 @@ ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
     "lora_repro.grid": {"train", "tables", "tasks", "tiny", "commands", "cli", "rundir", "environment"},
     "lora_repro.learnability": {"grid", "train", "tables", "tasks", "metrics"},
     "lora_repro.bench": {"models", "methods", "commands", "environment"},
+    "lora_repro.figures": {"analysis", "grid", "tables", "models", "tiny", "rundir"},
 }
 
 

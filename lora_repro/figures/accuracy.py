@@ -1,0 +1,53 @@
+"""Figure 2: validation accuracy against log10 |Θ| for every method row of Table 15, from its cells.
+
+The cells are Table 15's own (``configs/table/table15.yaml``, expanded by the grid exactly as
+``lora-repro table 15`` does); this figure never runs them: when some are missing it says which and
+the command that runs them. Accuracy is the best epoch's *validation* metric of each column (the
+paper's Figure 2 is a validation plot), |Θ| the run's ``params.adapter``; the paper's points use its
+printed "# Trainable Parameters".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from lora_repro.grid.cells import Grid
+from lora_repro.tables.aggregate import collect
+
+SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
+
+
+def parse_count(text: str | None) -> float | None:
+    """``"0.4M"`` -> 400000.0, ``"175B"`` -> 1.75e11; None for a blank or unreadable count."""
+    if not text:
+        return None
+    t = str(text).strip().replace(",", "")
+    scale = SUFFIX.get(t[-1:].upper(), 1.0)
+    try:
+        return float(t[:-1] if t[-1:].upper() in SUFFIX else t) * scale
+    except ValueError:
+        return None
+
+
+def accuracy_points(grid: Grid) -> list[dict[str, Any]]:
+    """One point per (row, column) of the table: ours (validation, |Θ|) and the paper's."""
+    spec = replace(grid.spec, columns=tuple(replace(c, split="validation") for c in grid.spec.columns))
+    results = collect(spec, grid.seeds, grid.run_dirs(), {c.run_dir: c.id for c in grid.cells})
+    points = []
+    for res in results:
+        for col in spec.columns:
+            entry = res.entries.get(col.key)
+            if col.task is None or entry is None:
+                continue
+            points.append({
+                "row": res.row.label, "method": res.row.method_name, "task": col.key,
+                "ours_trainable": res.trainable, "ours_value": entry.value,
+                "paper_trainable": parse_count(res.row.paper_trainable), "paper_value": entry.paper,
+            })  # fmt: skip
+    return points
+
+
+def task_columns(grid: Grid) -> list[tuple[str, str]]:
+    """(column key, label) of the table's metric columns, in order."""
+    return [(c.key, c.label) for c in grid.spec.columns if c.task is not None]
