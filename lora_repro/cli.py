@@ -20,12 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figure": ("lora_repro.figures.cli", "run the cells of a Section 7 figure or Table 7, then draw it"),
     "bench": ("lora_repro.bench.cli", "efficiency, measured: Table 1, Figure 5, training cost, memory"),
     "env": ("lora_repro.environment", "the environment block every result.json records"),
+    "import-adapter": ("lora_repro.commands.import_adapter", "a microsoft/LoRA checkpoint -> an adapter dir"),
+    "eval": ("lora_repro.train.eval_cli", "evaluate an adapter on a task's test split, without training"),
 }
 
 
 def usage() -> str:
     lines = ["usage: lora-repro <command> [key=value ...]", "", "commands:"]
-    lines += [f"  {name:<12} {doc}" for name, (_, doc) in COMMANDS.items()]
+    lines += [f"  {name:<15} {doc}" for name, (_, doc) in COMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -188,9 +188,10 @@ def test_scoring_never_imports_torch(tmp_path):
     assert '"accuracy": 66.66' in out.stdout  # 2 of 3 right: the command really scored
 
 
-@pytest.mark.parametrize(
-    "command", ["params", "data", "score", "pretrain", "train", "table", "learnability", "env"]
-)
+HELP_COMMANDS = ["params", "data", "score", "pretrain", "train", "table", "learnability", "env"]
+
+
+@pytest.mark.parametrize("command", [*HELP_COMMANDS, "import-adapter", "eval"])
 def test_every_command_prints_its_usage_for_help(command, capsys):
     from lora_repro.cli import main
 

@@ -101,12 +101,16 @@ def _peft_fields(model: nn.Module) -> dict[str, Any] | None:
 
 
 def save_adapter(
-    model: nn.Module, path: str | os.PathLike, weights: dict[str, torch.Tensor] | None = None
+    model: nn.Module,
+    path: str | os.PathLike,
+    weights: dict[str, torch.Tensor] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
     """Write what trains (method parameters and a new task head) to ``path`` atomically.
 
     ``weights``: the trainable tensors by parameter name, when the model's own are not whole (FSDP and
-    ZeRO-3 shard them; the trainer passes the gathered ones).
+    ZeRO-3 shard them; the trainer passes the gathered ones). ``provenance``: where the adapter came
+    from when it was not trained here (``lora-repro import-adapter``), kept as ``lora_repro.source``.
     """
     methods = applied_methods(model)
     if not methods:
@@ -131,6 +135,8 @@ def save_adapter(
             "parameters": sorted(_from_file_key(k) for k in tensors),
         }
     }
+    if provenance:
+        config["lora_repro"]["source"] = dict(provenance)
     config.update(_peft_fields(model) or {})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_dir(path)

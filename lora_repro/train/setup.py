@@ -203,22 +203,29 @@ def load_splits(cfg: DictConfig, task, tok, family: str) -> dict[str, Any]:
     train = encode(task, subset(task.load("train"), cfg.train.max_train_examples), tok, family, ml)
     val_ds = subset(task.load("validation"), cfg.eval.max_validation_examples)
     val = encode(task, val_ds, tok, family, ml)
-    test, groups, val_items, test_items = None, None, None, None
+    val_items = None
+    if task.kind != "generation" and family == "decoder":  # GPT-3 MNLI: the label is generated
+        val_items = [task.format(r, family) for r in val_ds]
+    test = load_test_role(cfg, task, tok, family)
+    if not train:
+        raise ValueError(f"task {task.name}: the training split is empty")
+    return {"train": train, "validation": val, "val_items": val_items, **test}
+
+
+def load_test_role(cfg: DictConfig, task, tok, family: str) -> dict[str, Any]:
+    """The test role as a cell evaluates it (``test``, ``test_groups``, ``test_items`` of RunningCell):
+    NLG eval groups, else encoded examples and, for decoder classification, the prompts whose labels
+    are generated. ``lora-repro eval`` evaluates an adapter on exactly this."""
     test_ds = task.load("test")
     if task.kind == "generation":
         groups = task.eval_groups(test_ds, family)
         if cfg.eval.max_test_examples is not None:
             groups = groups[: int(cfg.eval.max_test_examples)]
-    else:
-        test_ds = subset(test_ds, cfg.eval.max_test_examples)
-        test = encode(task, test_ds, tok, family, ml)
-        if family == "decoder":  # GPT-3 MNLI: the label is generated
-            val_items = [task.format(r, family) for r in val_ds]
-            test_items = [task.format(r, family) for r in test_ds]
-    if not train:
-        raise ValueError(f"task {task.name}: the training split is empty")
-    return {"train": train, "validation": val, "test": test, "test_groups": groups,
-            "val_items": val_items, "test_items": test_items}  # fmt: skip
+        return {"test": None, "test_groups": groups, "test_items": None}
+    test_ds = subset(test_ds, cfg.eval.max_test_examples)
+    items = [task.format(r, family) for r in test_ds] if family == "decoder" else None
+    test = encode(task, test_ds, tok, family, int(cfg.train.max_length))
+    return {"test": test, "test_groups": None, "test_items": items}
 
 
 def warmup_steps(cfg: DictConfig, total_steps: int, train: list[Example]) -> int:

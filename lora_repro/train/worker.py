@@ -39,7 +39,8 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _write_predictions(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+def write_predictions(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """``predictions_test.jsonl``; for NLG also the plain hypotheses and grouped references files."""
     write_atomic(run_dir / rundir.PREDICTIONS, "".join(json.dumps(r) + "\n" for r in rows))
     if rows and "references" in rows[0]:  # plain files for the official scorers (e2e-metrics layout)
         write_atomic(
@@ -99,7 +100,7 @@ def run(cfg: DictConfig, run_dir: Path, init_dir: Path | None, config_hash: str)
             "git_commit": git_commit(),
         }
         if acc.is_main_process:
-            _write_predictions(run_dir, rows)
+            write_predictions(run_dir, rows)
             rundir.write_result(run_dir, result)
             if not cfg.checkpoint.get("keep_after_done", False):
                 shutil.rmtree(rundir.checkpoints_dir(run_dir), ignore_errors=True)

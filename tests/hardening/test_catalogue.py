@@ -16,6 +16,8 @@ from lora_repro.cli import main
 P = "params model=roberta-base method=lora"
 T = "train model=roberta-base task=sst2 method=lora seed=1 run_dir={run}"
 SCORE = "score task=sst2 references={inputs}/refs.txt predictions="
+IMP = "import-adapter {inputs}/no_lora.pt model=gpt2-medium out={run}"
+EV = "eval model=roberta-base task=sst2 adapter={finished}/adapter run_dir={run}"
 
 # (id, command line, what the one-line message must contain); {run}: a run directory that must stay
 # absent, {finished}: a finished LoRA cell, {inputs}: prepared files, {missing}: a path that does not exist
@@ -103,8 +105,36 @@ CASES: list[tuple[str, str, str]] = [
     ("table-unknown-flag", "table 3 --bogus", "unknown option '--bogus'"),
     ("table-unknown-profile", "table 3 --dry-run profile=nosuch", "profile='nosuch' not allowed"),
     ("learnability-unknown-task", "learnability tasks=nope", "'nope'"),
+    ("import-no-file", "import-adapter model=gpt2-medium out={run}", "give one reference checkpoint file (got none)"),
+    ("import-missing-file", "import-adapter {missing} model=gpt2-medium out={run}", "reference checkpoint {missing} not found"),
+    ("import-no-model", "import-adapter {inputs}/no_lora.pt out={run}", "give model=<name>"),
+    ("import-unknown-model", IMP.replace("gpt2-medium", "nosuch"), "unknown model 'nosuch'; allowed:"),
+    ("import-unknown-task", f"{IMP} task=nosuch", "unknown task 'nosuch'; allowed:"),
+    ("import-r-zero", f"{IMP} r=0", "r must be null or a positive integer (>= 1), got 0"),
+    ("import-r-float", f"{IMP} r=1.5", "r must be null or a positive integer (>= 1), got 1.5 (a float)"),
+    ("import-alpha-negative", f"{IMP} alpha=-1", "alpha must be null or a number > 0, got -1"),
+    ("import-unknown-profile", f"{IMP} profile=nosuch", "profile must be one of ['paper', 'tiny'], got 'nosuch'"),
+    ("import-unknown-argument", f"{IMP} foo=1", "unknown argument(s) ['foo=1']"),
+    ("import-two-files", f"{IMP} {{inputs}}/refs.txt", "give one reference checkpoint file (got ["),
+    ("import-needs-code", "import-adapter {inputs}/custom.pt model=gpt2-medium out={run}", "{inputs}/custom.pt: refused: loading it would run arbitrary code"),
+    ("import-not-a-checkpoint", "import-adapter {inputs}/refs.txt model=gpt2-medium out={run}", "{inputs}/refs.txt is not a PyTorch checkpoint"),
+    ("import-no-lora", IMP, "{inputs}/no_lora.pt holds no LoRA tensors"),
+    ("import-out-is-a-file", "import-adapter {inputs}/no_lora.pt model=gpt2-medium out={inputs}/refs.txt", "out={inputs}/refs.txt is a file"),
+    ("eval-no-adapter", "eval model=roberta-base task=sst2 run_dir={run}", "give adapter=<dir>"),
+    ("eval-adapter-missing", "eval model=roberta-base task=sst2 adapter={missing} run_dir={run}", "{missing}/adapter_config.json not found"),
+    ("eval-not-an-adapter", "eval model=roberta-base task=sst2 adapter={inputs} run_dir={run}", "{inputs}/adapter_config.json not found"),
+    ("eval-method-given", f"{EV} method=ft", "the method and its options come from the adapter's config"),
+    ("eval-method-option-given", f"{EV} method.r=4", "the method and its options come from the adapter's config"),
+    ("eval-beam-zero", f"{EV} generation.beam_size=0", "generation.beam_size must be a positive integer (>= 1), got 0"),
+    ("eval-unknown-task", EV.replace("task=sst2", "task=nosuch"), "Could not find 'task/nosuch'; allowed task:"),
+    ("eval-unknown-flag", f"{EV} --bogus", "unknown option(s) ['--bogus']"),
+    ("eval-processes", f"{EV} accelerate.num_processes=2", "lora-repro eval runs in one process"),
     ("unknown-command", "nosuch", "unknown command 'nosuch'"),
 ]  # fmt: skip
+
+
+class Custom:
+    """A class a pickle names: unpickling it would import and run this module's code."""
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +151,10 @@ def inputs(tmp_path_factory) -> Path:
     for name, data in files.items():
         (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_bytes(data)
+    import torch
+
+    torch.save({"transformer.wte.weight": torch.zeros(2, 2)}, d / "no_lora.pt")  # a checkpoint without LoRA
+    torch.save({"model_state_dict": {"x.lora_A": torch.zeros(1)}, "extra": Custom()}, d / "custom.pt")
     return d
 
 
