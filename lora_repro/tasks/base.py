@@ -8,9 +8,11 @@ metadata its metric takes (``meta_args``), how a decoder's generated label is re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +117,8 @@ class Task:
     def _load_source(self, split: str, where: str) -> Dataset:
         """A split of ``task.source``; damaged files (unreadable, no rows, empty values) in one line."""
         try:
-            ds = load_local(self.source, split, self.cache_dir, self.features)
+            with _quiet_datasets():  # its builders also log the error as a multi-line traceback
+                ds = load_local(self.source, split, self.cache_dir, self.features)
         except (FileNotFoundError, ValueError) as err:
             if "task.source" in str(err):
                 raise
@@ -357,3 +360,15 @@ def _reason(err: BaseException) -> str:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def _quiet_datasets():
+    """Silence the ``datasets`` loggers for a block: a damaged source is reported once, in one line."""
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
