@@ -267,8 +267,34 @@ def summary(grid: Grid, report: RunReport) -> list[str]:
     return lines
 
 
+def _first_positional(argv: list[str]) -> str | None:
+    positional = [a for a in argv if "=" not in a and not a.startswith("-")]
+    return positional[0] if len(positional) == 1 else None
+
+
+def hparams_table(argv: list[str]) -> int:
+    """``lora-repro table 9`` (a ``kind: hparams`` spec): the audit, profile ``paper`` unless given."""
+    from lora_repro.grid import hparams
+
+    dry_run, positional, keyvals = split_argv(argv)
+    own, overrides = split_args(keyvals, {"profile": "paper", "out": None})
+    if dry_run or overrides:
+        what = "--dry-run" if dry_run else repr(overrides[0])
+        raise ValueError(
+            f"{what}: table {positional[0]} is a hyperparameter table (nothing runs); allowed: profile=, out="
+        )
+    if own["profile"] not in PROFILES:
+        raise ValueError(f"profile={own['profile']!r} not allowed; allowed: {list(PROFILES)}")
+    command_line = "lora-repro table " + " ".join(shlex.quote(a) for a in argv)
+    return hparams.main(positional[0], own, command_line)
+
+
 def main(argv: list[str], command=None, resolver=None) -> int:  # noqa: ANN001
     """Entry point of ``lora-repro table``: 0 when every cell is done, 1 when some failed, 130 if interrupted."""
+    from lora_repro.tables.hparams import is_hparams_spec
+
+    if _first_positional(argv) is not None and is_hparams_spec(_first_positional(argv)):
+        return hparams_table(list(argv))
     table, is_dry, own, overrides = parse_argv(list(argv))
     load_group_file("launcher", own["launcher"])  # the launcher's config must exist
     jobs = own["jobs"]

@@ -73,6 +73,32 @@ class TableSpec:
         raise KeyError(f"table {self.table} has no column {key!r}; allowed: {[c.key for c in self.columns]}")
 
 
+SELECTOR_KEYS = ("label", "model", "method", "dagger", "cited")
+
+
+def row_matches(row: Row, selector: dict[str, Any]) -> bool:
+    """True when ``row`` has every field of ``selector``: ``label``, ``model``, ``dagger``, ``cited``
+    equal, and ``method`` a name, a list of names, or a mapping whose options the row's method has."""
+    unknown = sorted(set(selector) - set(SELECTOR_KEYS) - {"table"})
+    if unknown:
+        raise ValueError(f"row selector {selector!r}: unknown keys {unknown}; allowed: {list(SELECTOR_KEYS)}")
+    for key in ("label", "model", "dagger", "cited"):
+        if key in selector and getattr(row, key) != selector[key]:
+            return False
+    method = selector.get("method")
+    if method is None:
+        return True
+    if isinstance(method, list):  # any of these method names
+        return row.method_name in method
+    wanted = {"name": method} if isinstance(method, str) else dict(method)
+    return all(row.method.get(k) == v for k, v in wanted.items())
+
+
+def select_rows(spec: TableSpec, selector: dict[str, Any]) -> list[int]:
+    """The indices of ``spec``'s rows that :func:`row_matches` ``selector``."""
+    return [i for i, row in enumerate(spec.rows) if row_matches(row, selector)]
+
+
 def table_options() -> list[str]:
     """The table numbers that have a spec in ``configs/table/``."""
     names = sorted(p.stem for p in (config_dir() / "table").glob("table*.yaml"))

@@ -51,7 +51,7 @@ def test_paper_values_and_documented_variants():
     base = ["model=roberta-base", "task=mnli", "method=lora", "profile=paper"]
     paper = cell_config(base)
     assert (paper.method.r, paper.method.alpha, paper.train.lr, paper.train.batch_size) == (8, 8, 5e-4, 16)
-    assert cell_config([*base, "hparams.variant=reference"]).method.alpha == 16  # TABLES.md pitfall 2
+    assert cell_config([*base, "hparams.variant=reference"]).method.alpha == 16  # scripts: 16, Table 9: 8
     e2e = ["model=gpt2-medium", "task=e2e", "method=lora", "profile=paper"]
     assert cell_config(e2e).generation.length_penalty == 0.9  # paper Table 11 (README says 0.8)
     assert cell_config([*e2e, "hparams.variant=reference"]).generation.length_penalty == 0.8
