@@ -7,7 +7,6 @@ is pretrained or downloaded. Tests that damage a finished cell work on a copy of
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -19,18 +18,6 @@ TINY = [
     "eval.max_validation_examples=8", "eval.max_test_examples=6", "train.num_threads=1",
     "task.tiny.n_train=20", "task.tiny.n_validation=10", "task.tiny.n_test=10",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hardening_cache")
-    old = os.environ.get("LORA_REPRO_CACHE")
-    os.environ["LORA_REPRO_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("LORA_REPRO_CACHE", None)
-    else:
-        os.environ["LORA_REPRO_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ classifier (NLU). Imported through the CLI, our model must give the loralib mode
 from __future__ import annotations
 
 import json
-import os
 
 import loralib
 import pytest
@@ -21,18 +20,6 @@ from lora_repro.methods import load_adapter
 from lora_repro.methods.reference import ReferenceFormatError, import_reference
 
 D = 32
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("reference_cache")
-    old = os.environ.get("LORA_REPRO_CACHE")
-    os.environ["LORA_REPRO_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("LORA_REPRO_CACHE", None)
-    else:
-        os.environ["LORA_REPRO_CACHE"] = old
 
 
 @pytest.fixture(scope="module")

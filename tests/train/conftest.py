@@ -33,18 +33,6 @@ TINY_CELL = [
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("lora_repro_cache")
-    old = os.environ.get("LORA_REPRO_CACHE")
-    os.environ["LORA_REPRO_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("LORA_REPRO_CACHE", None)
-    else:
-        os.environ["LORA_REPRO_CACHE"] = old
-
-
-@pytest.fixture(scope="session")
 def tokenizer(cache_dir):
     from lora_repro.tiny.tokenizer import tiny_tokenizer
 
