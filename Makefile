@@ -27,7 +27,7 @@ LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: reproduce-figures setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
+.PHONY: reproduce-all reproduce-figures setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
 
 help:
 	@echo "make setup     create .venv and install lora-repro with its dev tools"
@@ -41,6 +41,7 @@ help:
 	@echo "make gpu-check the GPU paths on random-weight models (<= 8 min on one GPU): results/<gpu>/gpu-check.md"
 	@echo "make reproduce-table-N [PROFILE=tiny|paper SEEDS=1,2 LAUNCHER=local|parallel|slurm JOBS=N]"
 	@echo "make reproduce-figure-N  a Section 7 figure (N = 2..8, table7) [PROFILE=tiny|paper JOBS=N]; reproduce-figures: all"
+	@echo "make reproduce-all  every table, audit, figure and the claims, then results/<profile>/README.md [PROFILE= SEEDS= LAUNCHER= JOBS=]"
 	@echo "make learnability  results/tiny/learnability.md: does each tiny task learn? [SEEDS=1,2,3 JOBS=N]"
 
 $(PYTHON):
@@ -114,6 +115,11 @@ reproduce-figure-%: $(PYTHON)
 
 reproduce-figures: $(PYTHON)
 	$(BIN)/lora-repro figure all profile=$(PROFILE) $(if $(JOBS),jobs=$(JOBS))
+
+# make reproduce-all: every table with a spec, the hyperparameter audits, the figures, the claims and
+# results/<profile>/README.md (lora-repro table all); a rerun runs nothing and changes no file.
+reproduce-all: $(PYTHON)
+	$(BIN)/lora-repro table all profile=$(PROFILE) $(if $(SEEDS),seeds=$(SEEDS)) $(if $(LAUNCHER),launcher=$(LAUNCHER)) $(if $(JOBS),jobs=$(JOBS))
 
 # make learnability: per tiny task the untrained model, a trivial baseline, LoRA and FT, and the bars.
 learnability: $(PYTHON)

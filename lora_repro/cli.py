@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("lora_repro.train.cli", "run one grid cell (model x task x method x seed)"),
     "table": ("lora_repro.grid.cli", "run and render a paper table"),
     "claims": ("lora_repro.grid.claims_cli", "judge the paper's claims on the reproduced tables"),
+    "index": ("lora_repro.grid.index", "rewrite results/<profile>/README.md from what exists"),
     "learnability": ("lora_repro.learnability.cli", "can the tiny models learn each task? (bars per task)"),
     "figure": ("lora_repro.figures.cli", "run the cells of a Section 7 figure or Table 7, then draw it"),
     "bench": ("lora_repro.bench.cli", "efficiency, measured: Table 1, Figure 5, training cost, memory"),

@@ -154,6 +154,7 @@ def check_method_options(
 CELL_RULES: dict[str, Rule] = {
     "seed": INT,
     "train.epochs": COUNT,
+    "train.max_steps": optional(POSITIVE_INT),
     "train.batch_size": POSITIVE_INT,
     "train.grad_accum": POSITIVE_INT,
     "train.lr": NON_NEGATIVE,

@@ -7,10 +7,13 @@ Runs every missing cell of paper table N (skipping done ones), then writes
 ``results/<profile>/tableN.{md,csv,tex}``. Other ``key=value`` arguments are Hydra overrides added to
 every cell (e.g. ``train.epochs=1``; they change the cells' hashes, so those are other runs).
 ``--dry-run`` lists the cells, which are done, and for the paper profile an estimate of GPU hours.
+``lora-repro table all [--dry-run] [--index-only]``: every table, the figures, the claims and the
+index results/<profile>/README.md (lora_repro/grid/all.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import shlex
 import sys
 from dataclasses import replace
@@ -19,6 +22,7 @@ from typing import Any
 
 from lora_repro.config import load_group_file, split_args
 from lora_repro.grid.cells import CachedResolver, Grid, configs_fingerprint, expand, trainer_resolver
+from lora_repro.grid.profile_spec import for_profile
 from lora_repro.grid.run import RunReport, run_cells, train_command
 from lora_repro.tables.spec import load_spec
 
@@ -108,7 +112,7 @@ def check_own(own: dict[str, Any], overrides: list[str]) -> None:
 
 def build_grid(table: str, own: dict[str, Any], overrides: list[str], resolver=None) -> Grid:  # noqa: ANN001
     """Load the spec of ``table`` and expand it for the chosen profile and seeds."""
-    spec = load_spec(table)
+    spec = for_profile(load_spec(table), own["profile"])  # the spec's profiles: block (Table 18)
     cell_overrides = [o for o in overrides if not o.startswith(LAUNCHER_KEYS)]
     if cell_overrides:
         spec = replace(spec, overrides=(*spec.overrides, *cell_overrides))
@@ -293,6 +297,9 @@ def main(argv: list[str], command=None, resolver=None) -> int:  # noqa: ANN001
     """Entry point of ``lora-repro table``: 0 when every cell is done, 1 when some failed, 130 if interrupted."""
     from lora_repro.tables.hparams import is_hparams_spec
 
+    if _first_positional(argv) == "all":  # lora_repro/grid/all.py, which imports this module: loaded by
+        # name when called, as lora_repro.cli loads every command (no import circle)
+        return importlib.import_module("lora_repro.grid.all").main(list(argv), command, resolver)
     if _first_positional(argv) is not None and is_hparams_spec(_first_positional(argv)):
         return hparams_table(list(argv))
     table, is_dry, own, overrides = parse_argv(list(argv))

@@ -125,6 +125,8 @@ def _hashable(cfg: DictConfig) -> dict[str, Any]:
     data = OmegaConf.to_container(cfg, resolve=True)
     if data.get("profile", {}).get("name") == "tiny" and not (data.get("model") or {}).get("path"):
         data["tiny_identity"] = dict(_tiny_identity(json.dumps(data["model"], sort_keys=True)))
+    if (data.get("train") or {}).get("max_steps", 0) is None:  # unset: the hashes of cells before the key
+        data["train"].pop("max_steps")
     for key in HASH_EXCLUDE:
         parent, _, leaf = key.rpartition(".")
         node = data

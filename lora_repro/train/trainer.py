@@ -7,6 +7,11 @@ tokens for LM, examples for classification) and multiplied by the number of proc
 gradient average is exactly the gradient of the global batch's mean loss. Then: clipping, AdamW,
 the linear schedule. After each epoch: validation, best-epoch bookkeeping, an epoch checkpoint.
 At the end the best epoch's weights are restored, saved as the adapter, and evaluated on test.
+
+``train.max_steps`` (null: ``train.epochs`` decide): training stops after that many optimizer steps,
+across as many epochs as it takes (the last one cut short, then validated and checkpointed like any
+epoch), the schedule's total is ``max_steps`` (warm-up computed from it as usual), and the model of
+the last step is the one reported (best epoch = the last: the paper's fixed-step protocol, Table 18).
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ class Run:
     total: int
     steps_per_epoch: int
     select: tuple[str, str]  # the validation metric that picks the best epoch, and its mode
+    epochs: int = 0  # epochs to run: train.epochs, or as many as train.max_steps needs
+    max_steps: int | None = None
     state: ckpt.TrainState = field(default_factory=ckpt.TrainState)
     best: dict[str, torch.Tensor] | None = None
 
@@ -92,13 +99,18 @@ def start(cfg: DictConfig, cell: RunningCell, run_dir: Path, logger, select: tup
     acc, world = cell.accelerator, cell.accelerator.num_processes
     bs, _ = check_batch_size(cfg.train, world)
     steps_per_epoch = len(global_batches(list(range(len(cell.train))), bs))
-    total = int(cfg.train.epochs) * steps_per_epoch
+    max_steps = cfg.train.get("max_steps")
+    max_steps = None if max_steps is None else int(max_steps)
+    total, epochs = int(cfg.train.epochs) * steps_per_epoch, int(cfg.train.epochs)
+    if max_steps is not None:  # the step count decides: the last epoch is cut short
+        total, epochs = max_steps, -(-max_steps // max(1, steps_per_epoch))
     record_base_fingerprint(cell.model)  # before FSDP / ZeRO-3 cut the embedding into shards
     backend = make_backend(acc, cfg, cell.fsdp)
     model, optimizer, base_lrs = backend.prepare(cell.model, lambda m: make_optimizer(cfg, m))
     params = [p for p in model.parameters() if p.requires_grad]
     run = Run(backend, model, acc.unwrap_model(model), optimizer, base_lrs, params,
-              warmup_steps(cfg, total, cell.train), total, steps_per_epoch, select)  # fmt: skip
+              warmup_steps(cfg, total, cell.train), total, steps_per_epoch, select, epochs=epochs,
+              max_steps=max_steps)  # fmt: skip
     found = ckpt.epoch_dirs(run_dir)
     if found:
         run.state, run.best = backend.load(found[-1][1], run.inner, model, optimizer)
@@ -150,7 +162,9 @@ def train_epoch(cfg: DictConfig, cell: RunningCell, run: Run, epoch: int, logger
     torch.manual_seed(1_000_003 * int(cfg.seed) + 1009 * epoch + acc.process_index)
     run.model.train()
     batches = global_batches(epoch_order(len(cell.train), int(cfg.seed), epoch), int(cfg.train.batch_size))
-    desc = f"epoch {epoch}/{int(cfg.train.epochs)}"
+    if run.max_steps is not None:  # stop at max_steps (same order as the whole epoch, cut short)
+        batches = batches[: max(0, run.max_steps - run.state.step)]
+    desc = f"epoch {epoch}/{run.epochs}"
     bar = tqdm(batches, desc=desc, disable=not acc.is_main_process, mininterval=1.0)
     ep_loss, ep_n, t0, seen = 0.0, 0, time.perf_counter(), 0
     for gb in bar:
@@ -197,9 +211,14 @@ def fit(
     """Train to the last epoch (resuming from the newest checkpoint); returns state and best weights."""
     select = select_key(cfg, cell)  # a bad eval.select fails before anything is prepared
     run = start(cfg, cell, run_dir, logger, select)
-    for epoch in range(run.state.epoch + 1, int(cfg.train.epochs) + 1):
+    for epoch in range(run.state.epoch + 1, run.epochs + 1):
         train_loss = train_epoch(cfg, cell, run, epoch, logger)
         end_epoch(cfg, cell, run, epoch, train_loss, run_dir, logger)
+    if run.max_steps is not None and run.state.history:  # fixed steps: report the last step's model
+        last = run.state.history[-1]
+        run.state.best_epoch = int(last["epoch"])
+        run.state.best_value = float(last["validation"][select[0]])
+        run.best = ckpt.trainable_state(run.inner)
     if run.best is None:  # every epoch was already done before this (resumed) session
         run.best = ckpt.trainable_state(run.inner)
     cell.model = run.model
