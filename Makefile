@@ -26,6 +26,7 @@ SEEDS   ?=
 LAUNCHER ?=
 JOBS    ?=
 PYTEST_ARGS ?=
+TEST_JOBS ?= 2
 
 .PHONY: reproduce-all reproduce-figures setup test test-latest lock env lint format bench bench-parallel gpu-check clean-venv check-java help learnability
 
@@ -78,8 +79,9 @@ env: $(PYTHON)
 check-java:
 	@$(PYTHON) -m lora_repro.metrics.java || echo "         Until then METEOR (and E2E's ROUGE_L/CIDEr, which use the Java PTB tokenizer) are reported as unavailable."
 
+# make test: the whole suite on TEST_JOBS pytest-xdist workers (TEST_JOBS=0: one process, no xdist)
 test: $(PYTHON)
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 lint: $(PYTHON)
 	$(BIN)/ruff check lora_repro tests scripts benchmarks

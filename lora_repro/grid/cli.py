@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_repro.config import load_group_file, split_args
+from lora_repro.grid import dashboard
 from lora_repro.grid.cells import CachedResolver, Grid, configs_fingerprint, expand, trainer_resolver
 from lora_repro.grid.profile_spec import for_profile
 from lora_repro.grid.run import RunReport, run_cells, train_command
@@ -310,9 +311,17 @@ def main(argv: list[str], command=None, resolver=None) -> int:  # noqa: ANN001
     grid = build_grid(table, own, overrides, resolver)
     if is_dry:
         return dry_run(grid, own)
+    logged = dashboard.wants_wandb(overrides)
+    if logged:  # each cell's wandb run carries the table, its rows and columns (one group per row)
+        grid = dashboard.tag_cells(grid)
     report = launch(grid, own, command, overrides)
     command_line = "lora-repro table " + " ".join(shlex.quote(a) for a in argv)
     paths = render(grid, own, command_line)
+    if logged:
+        where = dashboard.log_table(grid, overrides, command_line, Path(own["runs"]))
+        print(
+            f"wandb: table {grid.spec.table} logged offline to {where} (wandb sync {where})", file=sys.stderr
+        )
     for line in summary(grid, report):
         print(line, file=sys.stderr)
     print(f"wrote {', '.join(str(p) for p in paths.values())}")

@@ -253,6 +253,15 @@ def run_cell(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def _single_machine(cmd: list[str]) -> bool:
+    """True unless the accelerate config file of ``cmd`` asks for several machines or names a port
+    (multi-node launches need the same fixed port on every node: the config file's, or 29500)."""
+    if "--config_file" not in cmd:
+        return True
+    data = yaml.safe_load(Path(cmd[cmd.index("--config_file") + 1]).read_text()) or {}
+    return int(data.get("num_machines") or 1) == 1 and data.get("main_process_port") is None
+
+
 def launch(cfg: DictConfig, config_file: Path) -> None:
     """``accelerate launch`` the worker on the resolved config; raise if it fails."""
     a = cfg.accelerate
@@ -270,8 +279,11 @@ def launch(cfg: DictConfig, config_file: Path) -> None:
         cmd += ["--multi_gpu"]
     elif a.cpu and nproc == 1:
         cmd += ["--cpu"]
-    if a.get("main_process_port"):
-        cmd += ["--main_process_port", str(a.main_process_port)]
+    port = a.get("main_process_port")
+    if port is None and nproc > 1 and _single_machine(cmd):
+        port = 0  # accelerate picks a free port: two launches at once (jobs=2, tests) never collide on 29500
+    if port is not None:
+        cmd += ["--main_process_port", str(port)]
     cmd += ["-m", "lora_repro.train.cell", str(config_file)]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // max(1, int(a.num_processes)))))
