@@ -93,9 +93,11 @@ def _start(cell: Cell, command: Command, env: dict[str, str], cwd: Path | None, 
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool):  # noqa: ANN202
-    from tqdm import tqdm
+    from lora_repro.progress import progress_bar
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="cell", disable=not enabled, file=sys.stderr)
+    return progress_bar(
+        total=total, initial=initial, desc=desc, unit="cell", disable=not enabled, file=sys.stderr
+    )
 
 
 def _try_lock(cell: Cell) -> int | None:

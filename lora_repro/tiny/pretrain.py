@@ -235,10 +235,10 @@ def pretrain_model(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: b
 
 
 def _pretrain(cfg: dict[str, Any], tok, recipe: PretrainRecipe, progress: bool):
-    from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     from lora_repro.models.build import hf_config
+    from lora_repro.progress import progress_bar as tqdm
     from lora_repro.tiny.synthetic import pretraining_corpus
 
     torch.manual_seed(recipe.seed)

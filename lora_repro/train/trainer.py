@@ -155,7 +155,7 @@ def train_step(
 
 def train_epoch(cfg: DictConfig, cell: RunningCell, run: Run, epoch: int, logger) -> float:
     """One epoch over the training set; the mean training loss over its loss terms."""
-    from tqdm.auto import tqdm
+    from lora_repro.progress import progress_bar as tqdm
 
     acc = cell.accelerator
     world = acc.num_processes
@@ -227,9 +227,8 @@ def fit(
 
 def test_metrics(cfg: DictConfig, cell: RunningCell) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Metrics of the (best) model on the test role and the per-input predictions."""
-    from tqdm.auto import tqdm
-
     from lora_repro.metrics import score
+    from lora_repro.progress import progress_bar as tqdm
 
     acc, model, task = cell.accelerator, cell.model, cell.task
     if cell.test_groups is not None:

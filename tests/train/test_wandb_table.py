@@ -89,6 +89,10 @@ def test_table_logger_wandb_groups_rows_and_logs_the_table(sst2_cell, tmp_path, 
     ]  # fmt: skip
     assert table_cli.main(argv) == 0
     assert (out / "table97.md").is_file()
+    for log in (runs / "tiny").glob("*.log"):  # progress off a terminal: whole lines (lora_repro/progress.py)
+        text = log.read_text()
+        assert "\r" not in text, log
+        assert "epoch 1/1:" in text and "generate test" not in text, log  # SST-2: no generation
 
     # every cell's run: its table row's group, the table's tags, the table coordinates in its config
     cell_runs = sorted((runs / "tiny").glob("*/wandb/offline-run-*"))
