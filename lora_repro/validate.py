@@ -121,6 +121,8 @@ METHOD_RULES: dict[str, Rule] = {
     "l_i": COUNT,
     "k": POSITIVE_INT,
     "drop": COUNT,
+    "shots_per_class": POSITIVE_INT,  # method=fewshot
+    "demo_seed": INT,
 }
 # how a method's error names an option (the adapters' r is their bottleneck width)
 METHOD_LABELS = {"adapter": {"r": "bottleneck r"}}
@@ -174,6 +176,7 @@ CELL_RULES: dict[str, Rule] = {
     "eval.batch_size": POSITIVE_INT,
     "eval.max_validation_examples": optional(POSITIVE_INT),
     "eval.max_test_examples": optional(POSITIVE_INT),
+    "eval.decoder_labels": Rule("choice", choices=("likelihood", "generate")),
     "generation.beam_size": POSITIVE_INT,
     "generation.length_penalty": FINITE,
     "generation.no_repeat_ngram_size": COUNT,

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from lora_repro import rundir
 from lora_repro.atomic import write_atomic
 from lora_repro.config import config_dir, load_group_file
+from lora_repro.train.fewshot import likelihood_scored
 from lora_repro.validate import check_cell, compose_checked
 
 GROUPS = ("model", "task", "method", "profile", "logger", "hparams")
@@ -127,6 +128,8 @@ def _hashable(cfg: DictConfig) -> dict[str, Any]:
         data["tiny_identity"] = dict(_tiny_identity(json.dumps(data["model"], sort_keys=True)))
     if (data.get("train") or {}).get("max_steps", 0) is None:  # unset: the hashes of cells before the key
         data["train"].pop("max_steps")
+    if not likelihood_scored(data):  # eval.decoder_labels has no effect here, or keeps the old scoring
+        (data.get("eval") or {}).pop("decoder_labels", None)
     for key in HASH_EXCLUDE:
         parent, _, leaf = key.rpartition(".")
         node = data

@@ -37,6 +37,11 @@ def loss_sum(logits: torch.Tensor, labels: torch.Tensor, family: str, regression
 
 def forward(model, batch: dict[str, torch.Tensor], family: str, prefix: bool) -> torch.Tensor:
     """Logits of a collated batch (decoders with prefix tuning get ``context_lengths``)."""
+    if model.training:
+        from lora_repro.methods.fewshot import ANCHOR
+
+        if hasattr(getattr(model, "module", model), ANCHOR):
+            raise ValueError("method=fewshot trains nothing (an evaluation mode): give train.epochs=0")
     kw = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     if family == "decoder" and prefix:
         kw["context_lengths"] = batch["context_lengths"]
@@ -130,22 +135,129 @@ def validation_metrics(model, cell, cfg) -> dict[str, float]:
     return out
 
 
-def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) -> tuple[list, list[str]]:
-    """Labels a decoder generates for classification/regression prompts (greedy; unknown text -> -1).
+def label_words(task) -> list[str]:
+    """Each class's verbalised label, as ``task.format(row, "decoder")["target"]`` writes it (" entailment")."""
+    words = getattr(task, "label_words", None)
+    return list(words) if words is not None else [f" {n}" for n in task.label_names or []]
 
-    The verbalised label (``task.format(row, "decoder")["target"]``, e.g. " entailment") is generated
-    after the prompt and read back by ``task.parse_generated_label`` (class id; STS-B's number).
-    """
+
+def label_token_ids(tokenizer, words: list[str]) -> list[list[int]]:
+    """The label words tokenised alone, as the training targets are (``encode_example``)."""
+    ids = [list(tokenizer(w, add_special_tokens=False)["input_ids"]) for w in words]
+    empty = [w for w, i in zip(words, ids, strict=True) if not i]
+    if empty:
+        raise ValueError(f"label word(s) {empty} tokenise to nothing; every label needs at least one token")
+    return ids
+
+
+@torch.no_grad()
+def label_loglik(
+    model,
+    prompts: list[list[int]],
+    labels: list[list[int]],
+    batch_size: int,
+    pad_id: int,
+    prefix: bool,
+    device=None,
+    lockstep: int | None = None,
+) -> torch.Tensor:
+    """``[len(prompts), len(labels)]``: the summed log-likelihood of each label's tokens after each prompt.
+
+    Each (prompt, label) pair is one right-padded sequence ``prompt + label`` through :func:`forward`,
+    as in training (prefix methods get ``context_lengths`` = the prompt's length, so the infix sits
+    between prompt and label). ``lockstep``: batches every rank must run (sharded parameters)."""
+    model.eval()
+    n_labels = len(labels)
+    seqs = [
+        Example(p + lab, [IGNORE] * len(p) + lab, len(lab)) for p in prompts for lab in labels
+    ]  # prompt-major: row i * n_labels + c
+    dummy = Example([pad_id, pad_id], [IGNORE, pad_id], 1)
+    out: list[float] = []
+    for chunk in eval_chunks(seqs, batch_size, lockstep):
+        batch = collate(chunk or [dummy], pad_id, "decoder")
+        batch = {k: v.to(device) if device is not None else v for k, v in batch.items()}
+        logits = forward(model, batch, "decoder", prefix)
+        if not chunk:
+            continue
+        target = batch["labels"][:, 1:]
+        keep = target != IGNORE  # only the label positions go through log_softmax (memory: T x V)
+        logp = torch.log_softmax(logits[:, :-1][keep].float(), dim=-1)
+        picked = logp.gather(-1, target[keep].unsqueeze(-1)).squeeze(-1).double()
+        row = keep.nonzero()[:, 0]
+        out += (
+            torch.zeros(len(chunk), dtype=torch.float64, device=picked.device)
+            .index_add_(0, row, picked)
+            .tolist()
+        )
+    return torch.tensor(out, dtype=torch.float64).view(len(prompts), n_labels)
+
+
+def context_window(model, cfg) -> int:
+    """Tokens one few-shot sequence may hold: ``method.max_length``, else the model's context window."""
+    from lora_repro.models.arch import spec_for
+
+    given = cfg.method.get("max_length")
+    if given is not None:
+        return int(given)
+    limit = spec_for(model).max_positions(model.config)
+    return int(limit) if limit is not None else int(cfg.train.max_length)
+
+
+def label_prompts(model, tokenizer, task, items: list[dict], cfg, reserve: int) -> list[list[int]]:
+    """Decoder prompts of ``items`` with room for ``reserve`` more tokens: ``x + [bos]`` truncated to
+    ``train.max_length``, or for ``method=fewshot`` the demonstrations first (lora_repro/train/fewshot.py)."""
     from lora_repro.tasks.base import prompt_ids
+    from lora_repro.train.fewshot import fewshot_prompts, is_fewshot
+
+    if is_fewshot(cfg):
+        return fewshot_prompts(task, tokenizer, items, cfg, max(1, context_window(model, cfg) - reserve))
+    max_prompt = max(1, int(cfg.train.max_length) - reserve)
+    return [prompt_ids(it["text"], tokenizer, max_prompt) for it in items]
+
+
+def decoder_labels(accelerator, model, tokenizer, task, items: list[dict], cfg) -> tuple[list, list[str]]:
+    """Labels a decoder predicts for classification/regression prompts, and the text of each.
+
+    ``eval.decoder_labels=likelihood`` (the default; classification): the label word with the highest
+    summed log-likelihood given the prompt (:func:`label_loglik`; its text is that word).
+    ``generate`` (and always for STS-B): greedy generation after the prompt, read back by
+    ``task.parse_generated_label`` (class id, -1 for unknown text; STS-B's number).
+    """
+    from lora_repro.train.fewshot import scorer
+
+    world, bs = accelerator.num_processes, int(cfg.eval.batch_size)
+    mine = _shard(items, accelerator.process_index, world)
+    if scorer(task, cfg) == "likelihood":
+        words = label_words(task)
+        labels = label_token_ids(tokenizer, words)
+        prompts = label_prompts(model, tokenizer, task, [it for _, it in mine], cfg, max(map(len, labels)))
+        lock = lockstep_batches(model, len(items), 1, world)  # None, or this rank's most prompts
+        lock = None if lock is None else math.ceil(lock * len(labels) / max(1, bs))
+        with accelerator.autocast():
+            scores = label_loglik(
+                model, prompts, labels, bs, tokenizer.pad_token_id, prefix_of(model), accelerator.device, lock
+            )
+        best = scores.argmax(dim=1).tolist() if prompts else []
+        pairs = [(i, (c, words[c].strip())) for (i, _), c in zip(mine, best, strict=True)]
+        found = _gather(accelerator, pairs, len(items))
+        return [c for c, _ in found], [t for _, t in found]
+    return generated_labels(accelerator, model, tokenizer, task, items, cfg, mine)
+
+
+def prefix_of(model) -> bool:
+    """True when the model carries prefix/infix tokens (they need ``context_lengths``)."""
+    return hasattr(model, "prefix_tuning")
+
+
+def generated_labels(accelerator, model, tokenizer, task, items, cfg, mine) -> tuple[list, list[str]]:
+    """The ``generate`` scorer of :func:`decoder_labels`: greedy, then ``task.parse_generated_label``."""
     from lora_repro.train.generation import BeamConfig, generate_texts
 
     names = list(task.label_names or [])
     longest = max([len(tokenizer(" " + n, add_special_tokens=False)["input_ids"]) for n in names] or [4])
     beam = BeamConfig(beam_size=1, length_penalty=1.0, no_repeat_ngram_size=0, max_new_tokens=longest + 1)
-    max_prompt = max(1, int(cfg.train.max_length) - beam.max_new_tokens)
     world, bs = accelerator.num_processes, int(cfg.eval.batch_size)
-    mine = _shard(items, accelerator.process_index, world)
-    prompts = [prompt_ids(it["text"], tokenizer, max_prompt) for _, it in mine]
+    prompts = label_prompts(model, tokenizer, task, [it for _, it in mine], cfg, beam.max_new_tokens)
     texts = generate_texts(
         model, tokenizer, prompts, beam, bs, lockstep=lockstep_batches(model, len(items), bs, world)
     )
