@@ -206,10 +206,13 @@ class CachedResolver:
     def __call__(self, overrides: list[str]) -> tuple[str, dict[str, Any]]:
         key = "\x1f".join(overrides)
         if key not in self.entries:
-            from lora_repro.grid.estimate import config_epochs
+            from lora_repro.grid.estimate import estimate_inputs
 
             digest, config = self.resolver(overrides)
-            small = {"run_dir": config.get("run_dir"), "epochs": config_epochs(config)}
+            small = {
+                "run_dir": config.get("run_dir"),
+                **estimate_inputs(config),
+            }  # what --dry-run estimates from
             self.entries[key] = [digest, small]
             self.dirty = True
         digest, small = self.entries[key]

@@ -245,7 +245,21 @@ def provenance(grid: Grid, command_line: str):  # noqa: ANN201
     compute = sum(float(r.get("wall_time_s") or 0.0) for r in done)
     commit = cells_commit([r.get("git_commit") for r in done], fallback=git_commit())
     envs = cells_environments([environment_of(r) for r in done])
-    return Provenance(command_line, grid.profile, commit, grid.seeds, compute, envs)
+    return Provenance(
+        command_line, grid.profile, commit, grid.seeds, compute, envs, played_by(done, grid.profile)
+    )
+
+
+def played_by(results: list[dict[str, Any]], profile: str) -> tuple[str, ...]:
+    """Who played each count-only role (GPT-3 175B) in the done cells, as the table header names it."""
+    from lora_repro.models.stand_in import played_by as who
+
+    found = []
+    for r in results:
+        model = ((r.get("config") or {}).get("model")) or {}
+        if model.get("count_only"):
+            found.append(who(model, profile))
+    return tuple(dict.fromkeys(found))
 
 
 def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path]:

@@ -1,7 +1,10 @@
 """Load a cell's pretrained model and tokenizer: hub id (paper), tiny cache (tiny), or a local directory.
 
 * ``model.path=<dir>``: any directory written by ``save_pretrained`` (model + tokenizer), in any profile;
-* profile ``paper``: ``from_pretrained(model.hub_id, revision=model.revision)``;
+* profile ``paper``: ``from_pretrained(model.hub_id, revision=model.revision)``; for a count-only
+  role (GPT-3 175B) ``model.stand_in=<hub id or dir>`` (at ``model.stand_in_revision``) loads the
+  causal LM that plays it (:mod:`lora_repro.models.stand_in`), whose ``model_type`` must be one the
+  suite maps;
 * profile ``tiny``: the suite's pretrained tiny model: the caller resolves its directory first
   (:func:`lora_repro.tiny.pretrain.with_tiny_path` pretrains it on first use and sets
   ``model.path``), so model loading knows nothing of the tiny world.
@@ -51,13 +54,34 @@ def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None) -> 
             "(lora_repro.tiny.pretrain.with_tiny_path resolves it, pretraining the model on first use)"
         )
     if profile == "paper":
+        from lora_repro.models.stand_in import stand_in_of
+
+        stand_in = stand_in_of(model_cfg)
+        if stand_in is not None:
+            return stand_in
         if _get(model_cfg, "count_only") or not _get(model_cfg, "hub_id"):
             raise ValueError(
                 f"model {_get(model_cfg, 'name')!r} has no public weights (count_only); "
-                "use it in the tiny profile, give model.path=<dir>, or pick an open model"
+                "use it in the tiny profile, give model.stand_in=<hub id of a causal LM> or model.path=<dir>, "
+                "or pick an open model"
             )
         return str(model_cfg["hub_id"])
     raise ValueError(f"unknown profile {profile!r}; allowed: tiny, paper")
+
+
+def check_stand_in(source: str, what: str, **kw: Any) -> None:
+    """The model that plays a count-only role must be a causal LM the suite maps (one line otherwise)."""
+    from transformers import AutoConfig
+
+    from lora_repro.models.stand_in import check_causal_lm
+
+    try:
+        config = AutoConfig.from_pretrained(source, **kw)
+    except (OSError, ValueError) as err:
+        raise ValueError(
+            f"{what}={source!r}: no model config could be read ({str(err).splitlines()[0]})"
+        ) from err
+    check_causal_lm(getattr(config, "model_type", None), f"{what}={source!r}")
 
 
 def _from_pretrained(auto_cls, source: str, **kw):
@@ -100,9 +124,17 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     source = model_source(model_cfg, profile, cache_dir)
-    is_hub = source == _get(model_cfg, "hub_id") and not _get(model_cfg, "path")
+    path = _get(model_cfg, "path")
+    stand_in = None if path or profile != "paper" else _get(model_cfg, "stand_in")
+    is_hub = source == _get(model_cfg, "hub_id") and not path
     kw: dict[str, Any] = {"revision": _get(model_cfg, "revision", "main")} if is_hub else {}
+    if stand_in is not None and not Path(stand_in).is_dir():
+        kw = {"revision": _get(model_cfg, "stand_in_revision", "main")}
     kind = _get(model_cfg, "kind", "encoder")
+    if kind == "decoder" and (
+        stand_in is not None or (path and profile == "paper" and _get(model_cfg, "count_only"))
+    ):
+        check_stand_in(source, "model.stand_in" if stand_in is not None else "model.path", **kw)
     if kind == "encoder":
         from transformers import AutoConfig
 

@@ -32,6 +32,8 @@ class Provenance:
     compute_s: float = 0.0  # sum of the cells' own wall times (stable across reruns)
     # (environment_key, number of cells) for every environment the table's cells ran under, most cells first
     environments: tuple = ()
+    # who ran for a role without public weights (GPT-3 175B): "facebook/opt-30b (as gpt3-175b)"
+    played_by: tuple[str, ...] = ()
 
 
 def cells_commit(commits: list[str | None], fallback: str) -> str:
@@ -140,6 +142,8 @@ def header_lines(spec: TableSpec, results: list[RowResult], prov: Provenance) ->
         "* paper number cited from prior work; † restricted setup (MRPC/RTE/STS-B from the pretrained model).",
     ]
     lines += environment_lines(prov.environments)
+    if prov.played_by:
+        lines.append("Played by (no public weights): " + "; ".join(prov.played_by) + ".")
     if prov.compute_s:
         lines.append(f"Compute: {prov.compute_s / 60:.1f} min summed over the cells' own wall times.")
     lines.append("Missing cells: " + ("; ".join(missing) if missing else "none") + ".")

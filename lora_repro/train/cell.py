@@ -128,6 +128,12 @@ def _hashable(cfg: DictConfig) -> dict[str, Any]:
         data["tiny_identity"] = dict(_tiny_identity(json.dumps(data["model"], sort_keys=True)))
     if (data.get("train") or {}).get("max_steps", 0) is None:  # unset: the hashes of cells before the key
         data["train"].pop("max_steps")
+    model = data.get("model") or {}
+    for key in ("stand_ins", "stand_in_configs"):  # reference tables: a chosen stand-in is in model.stand_in
+        model.pop(key, None)
+    if model.get("stand_in") is None or data.get("profile", {}).get("name") == "tiny":  # no stand-in runs
+        model.pop("stand_in", None)
+        model.pop("stand_in_revision", None)
     if not likelihood_scored(data):  # eval.decoder_labels has no effect here, or keeps the old scoring
         (data.get("eval") or {}).pop("decoder_labels", None)
     for key in HASH_EXCLUDE:

@@ -42,7 +42,7 @@ def test_cached_resolver_composes_once_per_fingerprint(tmp_path):
     first = CachedResolver(inner, path, "fp1")
     assert first(["task=sst2", "seed=1"]) == (
         overrides_hash(["task=sst2", "seed=1"]),
-        {"run_dir": None, "epochs": 5},
+        {"run_dir": None, "epochs": 5, "max_steps": None, "batch_size": None, "model": {}},
     )
     first(["task=sst2", "seed=1"])
     first.save()
