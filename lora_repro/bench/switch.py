@@ -151,8 +151,10 @@ def main(argv: list[str]) -> int:
         f"{row['full_bytes'] / row['adapter_bytes']:,.0f}x. Both scale with the number of layers; the full "
         "checkpoint also holds the 51.5M-parameter embedding at any depth.",
         f"The switch's phases (medians, warm-up included): {split}; unmerge and merge are {share:.0%} of it. "
-        "They cost what `merge`/`unmerge` do per adapted weight, in fp32: temporaries the size of W (its "
-        "float copy, ΔW, the sum, the finiteness check), memory-bound work that grows with d² per layer.",
+        "They cost what `merge`/`unmerge` do per adapted weight (methods/lora.py): ΔW = BA of the adapted "
+        "slices in fp32, one pass over W for the overflow bound, and an in-place add on the adapted "
+        "units: memory-bound work that grows with d² per layer, against a checkpoint load that copies every "
+        "weight once from the page cache.",
     ]
     out = results_dir(opts["out"], opts["device"])
     print(write_markdown(out / "switch.md", lines))

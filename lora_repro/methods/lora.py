@@ -83,15 +83,50 @@ class _LoRABase(nn.Module):
         """ΔW in fp32, laid out like the base weight ([out, in] for Linear, [in, out] for Conv1D)."""
         raise NotImplementedError
 
+    def delta_rows(self) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """ΔW restricted to the output units it changes: ``(index, block)`` with ``block`` laid out like
+        the base weight along the other dimension (``index`` None: every output unit, ``block`` = ΔW).
+        Merging adds only these rows, in place, with no copy of the whole weight."""
+        return None, self.delta_weight()
+
+    def _add_rows(self, index: torch.Tensor | None, block: torch.Tensor) -> None:
+        """W0 += block in place, on the output units ``index`` (all when None)."""
+        w = self.base_layer.weight
+        if index is None:
+            w.add_(block)
+        else:  # Conv1D stores [in, out]: its output units are columns
+            w.index_add_(1 if self.conv1d else 0, index, block)
+
+    def _delta_bound(self) -> float:
+        """An upper bound on |ΔW| entries, r · max|B| · max|A| · |scaling|, from the small factors alone
+        (inf when A or B holds a non-finite value)."""
+        amax = float(torch.linalg.vector_norm(self.lora_A.detach().float(), ord=float("inf")))
+        bmax = float(torch.linalg.vector_norm(self.lora_B.detach().float(), ord=float("inf")))
+        if not (math.isfinite(amax) and math.isfinite(bmax)):
+            return math.inf
+        return self.r * amax * bmax * abs(self.scaling)
+
     @torch.no_grad()
     def merge(self) -> None:
-        """W0 += ΔW, computed in fp32. Raises (W0 unchanged) if the result is not finite."""
+        """W0 += ΔW, computed in fp32. Raises (W0 unchanged) if the result is not finite.
+
+        An fp32 weight is updated in place, only on the adapted output units (no temporary the size
+        of W: those made a task switch slower than loading a whole checkpoint); a half-precision
+        weight is summed in fp32 and rounded once."""
         if self.merged:
             return
         w = self.base_layer.weight
-        new = w.float() + self.delta_weight()
+        bad = FloatingPointError(f"merging LoRA into {tuple(w.shape)} weight gives non-finite values")
+        if w.dtype == torch.float32:
+            lo, hi = torch.aminmax(w)  # no copy of W
+            bound = max(-float(lo), float(hi)) + self._delta_bound()
+            if bound < torch.finfo(torch.float32).max:  # the usual case: nothing can overflow, so
+                self._add_rows(*self.delta_rows())  # add in place on the adapted units only
+                self.merged = True
+                return
+        new = w.float() + self.delta_weight()  # half precision, or magnitudes near fp32's limit
         if not torch.isfinite(new).all():
-            raise FloatingPointError(f"merging LoRA into {tuple(w.shape)} weight gives non-finite values")
+            raise bad
         w.copy_(new.to(w.dtype))
         self.merged = True
 
@@ -101,7 +136,11 @@ class _LoRABase(nn.Module):
         if not self.merged:
             return
         w = self.base_layer.weight
-        w.copy_((w.float() - self.delta_weight()).to(w.dtype))
+        if w.dtype == torch.float32:
+            index, block = self.delta_rows()
+            self._add_rows(index, block.neg_())
+        else:
+            w.copy_((w.float() - self.delta_weight()).to(w.dtype))
         self.merged = False
 
 
@@ -126,8 +165,10 @@ class LoRALinear(_LoRABase):
             self._init_A(init, init_std)
 
     def delta_weight(self) -> torch.Tensor:
-        delta = (self.lora_B.float() @ self.lora_A.float()) * self.scaling  # [out, in]
-        return delta.T if self.conv1d else delta
+        a, b = self.lora_A.float(), self.lora_B.float()
+        if self.conv1d:  # [in, out], computed in that layout (contiguous: in-place adds stay fast)
+            return (a.T @ b.T).mul_(self.scaling)
+        return (b @ a).mul_(self.scaling)  # [out, in]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base_layer(x)
@@ -174,6 +215,22 @@ class LoRAFusedLinear(_LoRABase):
         a = a.unflatten(-1, (n, r))  # [..., n, r]
         b = self.lora_B.view(n, d, r)  # [n, d, r]
         return torch.einsum("...nr,ndr->...nd", a, b).flatten(-2)  # [..., n*d]
+
+    def _blocks(self) -> torch.Tensor:
+        """ΔW of the adapted slices, [n*d, in], in the order of ``lora_index``."""
+        n, r = len(self.slice_names), self.r
+        a = self.lora_A.float().view(n, r, self.in_features)  # [n, r, in]
+        b = self.lora_B.float().view(n, self.d_slice, r)  # [n, d, r]
+        return torch.bmm(b, a).reshape(n * self.d_slice, self.in_features).mul_(self.scaling)
+
+    def delta_rows(self) -> tuple[torch.Tensor | None, torch.Tensor]:
+        if not self.conv1d:
+            return self.lora_index, self._blocks()  # [n*d, in]
+        n, r = len(self.slice_names), self.r
+        a = self.lora_A.float().view(n, r, self.in_features)
+        b = self.lora_B.float().view(n, self.d_slice, r)
+        block = torch.einsum("nri,ndr->ind", a, b).reshape(self.in_features, n * self.d_slice)
+        return self.lora_index, block.contiguous().mul_(self.scaling)  # [in, n*d], Conv1D's layout
 
     def delta_weight(self) -> torch.Tensor:
         n, r = len(self.slice_names), self.r

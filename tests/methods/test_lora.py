@@ -203,3 +203,34 @@ def test_targets_map_per_architecture():
     gpt = apply_method(tiny_gpt2(), "lora", targets=["q", "v", "o"])
     assert isinstance(gpt.transformer.h[1].attn.c_proj, LoRALinear)
     assert not isinstance(gpt.transformer.h[1].mlp.c_proj, LoRALinear)
+
+
+def test_fused_merge_in_place_changes_only_the_adapted_slices_and_adds_delta_weight():
+    model = apply_method(tiny_gpt2(), "lora", r=2, alpha=4, targets=["q", "v"])
+    (layer, *_) = [m for m in lora_layers(model) if isinstance(m, LoRAFusedLinear)]
+    with torch.no_grad():
+        layer.lora_B.normal_()
+    w0 = layer.base_layer.weight.detach().clone()  # Conv1D: [in, out = q | k | v]
+    expected = w0 + layer.delta_weight()  # the dense ΔW, built independently of the in-place path
+    merge(model)
+    w = layer.base_layer.weight
+    d = w.shape[1] // 3
+    assert torch.equal(w[:, d : 2 * d], w0[:, d : 2 * d])  # W_k: not adapted, bit for bit untouched
+    torch.testing.assert_close(w, expected, rtol=0, atol=1e-6)
+    unmerge(model)
+    torch.testing.assert_close(layer.base_layer.weight, w0, rtol=0, atol=1e-6)
+    assert torch.equal(layer.base_layer.weight[:, d : 2 * d], w0[:, d : 2 * d])
+
+
+def test_merge_beyond_the_fp32_range_raises_and_leaves_the_weight():
+    layer = LoRALinear(torch.nn.Linear(4, 4), r=1, alpha=1)
+    with torch.no_grad():
+        layer.base_layer.weight.fill_(3.0e38)
+        layer.lora_A.fill_(1.0)
+        layer.lora_B.fill_(1.0e38)  # finite ΔW = 1e38: W0 + ΔW overflows to inf
+    before = layer.base_layer.weight.detach().clone()
+    with pytest.raises(FloatingPointError):
+        layer.merge()
+    assert not layer.merged
+    assert torch.isfinite(layer.base_layer.weight).all()
+    torch.testing.assert_close(layer.base_layer.weight, before, rtol=1e-6, atol=0)
