@@ -32,7 +32,7 @@ LAUNCHERS = ("local", "parallel", "slurm")
 SPAWNS = ("auto", "fork", "exec")
 OWN: dict[str, Any] = {
     "profile": "tiny", "seeds": None, "launcher": None, "jobs": None, "runs": "runs", "out": None,
-    "progress": True, "gpu_tflops": None, "spawn": "auto",
+    "progress": True, "gpu_tflops": None, "spawn": "auto", "plot": True,
 }  # fmt: skip
 
 
@@ -104,6 +104,9 @@ def check_own(own: dict[str, Any], overrides: list[str]) -> None:
         raise ValueError(f"launcher={own['launcher']!r} not allowed; allowed: {list(LAUNCHERS)}")
     if own["spawn"] not in SPAWNS:
         raise ValueError(f"spawn={own['spawn']!r} not allowed; allowed: {list(SPAWNS)}")
+    for flag in ("plot", "progress"):
+        if not isinstance(own.get(flag, True), bool):
+            raise ValueError(f"{flag}={own[flag]!r} not allowed; allowed: true, false")
     launcher_args = [o for o in overrides if o.startswith(LAUNCHER_KEYS)]
     if launcher_args and own["launcher"] != "slurm":
         raise ValueError(f"{launcher_args[0]!r} configures the SLURM submission: only with launcher=slurm")
@@ -269,7 +272,12 @@ def render(grid: Grid, own: dict[str, Any], command_line: str) -> dict[str, Path
 
     results = collect(grid.spec, grid.seeds, grid.run_dirs(), {c.run_dir: c.id for c in grid.cells})
     out = Path(own["out"] or Path("results") / grid.profile)
-    return write_table(grid.spec, results, provenance(grid, command_line), out)
+    paths = write_table(grid.spec, results, provenance(grid, command_line), out)
+    if own.get("plot", True):  # ours against the paper's per row: tableN.png beside the CSV
+        from lora_repro.tables.plot import plot_csv
+
+        paths["png"] = plot_csv(paths["csv"], command_line)
+    return paths
 
 
 def summary(grid: Grid, report: RunReport) -> list[str]:

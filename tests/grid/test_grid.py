@@ -269,3 +269,15 @@ def test_header_names_the_environment_and_flags_a_mixed_one(fk, tmp_path, monkey
     assert "- 6 cells: Python 3.11.7, torch 2.13.0+cpu, transformers 5.23.0," in md
     assert "- 6 cells: Python 3.11.7, torch 2.13.0+cpu, transformers 5.24.0," in md
     assert "% WARNING: mixed environments" in tex
+
+
+def test_the_table_command_draws_its_plot_unless_told_not_to(fk, monkeypatch, tmp_path):
+    fk.fake_env(monkeypatch, tmp_path)
+    assert cli.main(fk.argv(fk.SMALL, tmp_path, "seeds=1"), fk.fake_command, fk.resolver) == 0
+    png = tmp_path / "results" / "table91.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png.unlink()
+    assert cli.main(fk.argv(fk.SMALL, tmp_path, "seeds=1", "plot=false"), fk.fake_command, fk.resolver) == 0
+    assert not png.exists() and (tmp_path / "results" / "table91.md").is_file()
+    with pytest.raises(ValueError, match=r"plot='maybe' not allowed; allowed: true, false"):
+        cli.main(fk.argv(fk.SMALL, tmp_path, "plot=maybe"), fk.fake_command, fk.resolver)
