@@ -21,6 +21,8 @@ from typing import Any
 
 from torch import nn
 
+from lora_repro.models.stand_in import config_value
+
 
 @dataclass
 class Loaded:
@@ -31,17 +33,9 @@ class Loaded:
     source: str
 
 
-def _get(cfg: Any, key: str, default: Any = None) -> Any:
-    try:
-        value = cfg.get(key, default)
-    except AttributeError:
-        value = getattr(cfg, key, default)
-    return default if value is None else value
-
-
 def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None) -> str:
     """Where the weights come from: a local dir (``model.path``; the tiny profile's always), or a hub id."""
-    path = _get(model_cfg, "path")
+    path = config_value(model_cfg, "path")
     if path:
         if not Path(path).is_dir():
             raise FileNotFoundError(
@@ -50,7 +44,7 @@ def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None) -> 
         return str(path)
     if profile == "tiny":
         raise ValueError(
-            f"profile tiny: model {_get(model_cfg, 'name')!r} needs model.path, the tiny model's directory "
+            f"profile tiny: model {config_value(model_cfg, 'name')!r} needs model.path, the tiny model's directory "
             "(lora_repro.tiny.pretrain.with_tiny_path resolves it, pretraining the model on first use)"
         )
     if profile == "paper":
@@ -59,9 +53,9 @@ def model_source(model_cfg: Any, profile: str, cache_dir: str | None = None) -> 
         stand_in = stand_in_of(model_cfg)
         if stand_in is not None:
             return stand_in
-        if _get(model_cfg, "count_only") or not _get(model_cfg, "hub_id"):
+        if config_value(model_cfg, "count_only") or not config_value(model_cfg, "hub_id"):
             raise ValueError(
-                f"model {_get(model_cfg, 'name')!r} has no public weights (count_only); "
+                f"model {config_value(model_cfg, 'name')!r} has no public weights (count_only); "
                 "use it in the tiny profile, give model.stand_in=<hub id of a causal LM> or model.path=<dir>, "
                 "or pick an open model"
             )
@@ -124,15 +118,15 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     source = model_source(model_cfg, profile, cache_dir)
-    path = _get(model_cfg, "path")
-    stand_in = None if path or profile != "paper" else _get(model_cfg, "stand_in")
-    is_hub = source == _get(model_cfg, "hub_id") and not path
-    kw: dict[str, Any] = {"revision": _get(model_cfg, "revision", "main")} if is_hub else {}
+    path = config_value(model_cfg, "path")
+    stand_in = None if path or profile != "paper" else config_value(model_cfg, "stand_in")
+    is_hub = source == config_value(model_cfg, "hub_id") and not path
+    kw: dict[str, Any] = {"revision": config_value(model_cfg, "revision", "main")} if is_hub else {}
     if stand_in is not None and not Path(stand_in).is_dir():
-        kw = {"revision": _get(model_cfg, "stand_in_revision", "main")}
-    kind = _get(model_cfg, "kind", "encoder")
+        kw = {"revision": config_value(model_cfg, "stand_in_revision", "main")}
+    kind = config_value(model_cfg, "kind", "encoder")
     if kind == "decoder" and (
-        stand_in is not None or (path and profile == "paper" and _get(model_cfg, "count_only"))
+        stand_in is not None or (path and profile == "paper" and config_value(model_cfg, "count_only"))
     ):
         check_stand_in(source, "model.stand_in" if stand_in is not None else "model.path", **kw)
     if kind == "encoder":

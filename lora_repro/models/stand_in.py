@@ -20,7 +20,8 @@ from typing import Any
 from lora_repro.config import config_dir, load_group_file
 
 
-def _get(cfg: Any, key: str, default: Any = None) -> Any:
+def config_value(cfg: Any, key: str, default: Any = None) -> Any:
+    """``cfg[key]`` of a dict, DictConfig or object; ``default`` when absent or None."""
     try:
         value = cfg.get(key, default)
     except AttributeError:
@@ -55,7 +56,7 @@ def check_causal_lm(model_type: Any, what: str) -> str:
 
 def stand_in_of(model_cfg: Any) -> str | None:
     """The stand-in's hub id or directory (``model.stand_in``), or None."""
-    value = _get(model_cfg, "stand_in")
+    value = config_value(model_cfg, "stand_in")
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -87,7 +88,7 @@ def _model_file_with_hub_id(hub_id: str) -> dict[str, Any] | None:
 def known_stand_ins(model_cfg: Any) -> list[str]:
     """Hub ids whose architecture is known offline: the role's ``stand_in_configs`` and the hub ids of
     ``configs/model/*.yaml`` decoders."""
-    ids = set((_get(model_cfg, "stand_in_configs", {}) or {}).keys())
+    ids = set((config_value(model_cfg, "stand_in_configs", {}) or {}).keys())
     for path in sorted((config_dir() / "model").glob("*.yaml")):
         cfg = load_group_file("model", path.stem)
         if cfg.get("hub_id") and cfg.get("kind") == "decoder":
@@ -97,14 +98,14 @@ def known_stand_ins(model_cfg: Any) -> list[str]:
 
 def stand_in_hf_config(model_cfg: Any) -> dict[str, Any]:
     """The ``hf_config`` (with ``model_type``) of the model that plays the role, offline."""
-    path, stand_in = _get(model_cfg, "path"), stand_in_of(model_cfg)
+    path, stand_in = config_value(model_cfg, "path"), stand_in_of(model_cfg)
     if path:
         return _local_hf_config(str(path), "model.path")
     if stand_in is None:
-        return dict(_get(model_cfg, "hf_config", {}))
+        return dict(config_value(model_cfg, "hf_config", {}))
     if Path(stand_in).is_dir():
         return _local_hf_config(stand_in, "model.stand_in")
-    given = (_get(model_cfg, "stand_in_configs", {}) or {}).get(stand_in)
+    given = (config_value(model_cfg, "stand_in_configs", {}) or {}).get(stand_in)
     if given is not None:
         fields = dict(given)
     else:
@@ -113,7 +114,7 @@ def stand_in_hf_config(model_cfg: Any) -> dict[str, Any]:
             raise ValueError(
                 f"model.stand_in={stand_in!r}: its architecture is not known offline (for |Θ| and the GPU-hour "
                 f"estimate); known: {known_stand_ins(model_cfg)}; give model.path=<a save_pretrained dir> or "
-                f"add its config.json fields to stand_in_configs in configs/model/{_get(model_cfg, 'name')}.yaml"
+                f"add its config.json fields to stand_in_configs in configs/model/{config_value(model_cfg, 'name')}.yaml"
             )
         fields = dict(other["hf_config"])
     check_causal_lm(fields.get("model_type"), f"model.stand_in={stand_in!r}")
@@ -132,8 +133,8 @@ def played_config(model_cfg: Any, profile: str = "paper") -> dict[str, Any]:
 
 def played_by(model_cfg: Any, profile: str = "paper") -> str:
     """Who played the role, for a table header: ``gpt3-175b``, or ``facebook/opt-30b (as gpt3-175b)``."""
-    name = str(_get(model_cfg, "name", "?"))
+    name = str(config_value(model_cfg, "name", "?"))
     if profile == "tiny":
         return f"{name} (the suite's tiny architecture)"
-    who = _get(model_cfg, "path") or stand_in_of(model_cfg)
+    who = config_value(model_cfg, "path") or stand_in_of(model_cfg)
     return f"{who} (as {name})" if who else name
