@@ -195,6 +195,7 @@ TASK_RULES: dict[str, Rule] = {
     "task.tiny.n_train": COUNT,
     "task.tiny.n_validation": COUNT,
     "task.tiny.n_test": COUNT,
+    "task.text_format": optional(Rule("choice", choices=("hub", "reference"))),  # E2E, WebNLG, DART
 }
 SECTIONS = ("train", "eval", "generation", "checkpoint", "accelerate")
 

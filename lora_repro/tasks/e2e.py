@@ -2,6 +2,8 @@
 
 Context x = the MR linearised as in the reference code's data files (``name : The Eagle | Type : pub |
 ...``), y = " " + reference. Test references are grouped per MR (consecutive rows, order kept).
+``task.text_format=reference`` tokenises the MR values and the references as the reference files do
+(``£ 20 - 25``, ``... called Blue Spice .``): :mod:`lora_repro.tasks.reference_format`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
+from lora_repro.tasks.reference_format import resolve_text_format, tokenise_e2e
 from lora_repro.tasks.schemas import E2E_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tiny.synthetic.text import E2E_SLOTS, realise_mr, restaurant_slots
@@ -27,9 +30,11 @@ def parse_mr(mr: str) -> list[tuple[str, str]]:
     return items
 
 
-def linearise_mr(mr: str) -> str:
-    """The reference code's context: ``name : The Eagle | Type : pub | price : cheap``."""
-    return " | ".join(f"{MR_KEYS.get(k, k)} : {v}" for k, v in parse_mr(mr))
+def linearise_mr(mr: str, tokenise: bool = False) -> str:
+    """The reference code's context: ``name : The Eagle | Type : pub | price : cheap``.
+
+    ``tokenise``: the values as the reference files write them (``price : £ 20 - 25``)."""
+    return " | ".join(f"{MR_KEYS.get(k, k)} : {tokenise_e2e(v) if tokenise else v}" for k, v in parse_mr(mr))
 
 
 def group_rows(rows, key: str, text_of, refs_of) -> list[dict]:
@@ -54,6 +59,17 @@ class E2ETask(Task):
     splits = {"train": "train", "validation": "validation", "test": "test"}
     hub_sizes = HubSizes(42_061, 4_672, 60, 5, gen_len=30, n_test_inputs=630)
 
+    def __init__(self, name: str, profile: str = "tiny", source: str | None = None, **options):
+        super().__init__(name, profile=profile, source=source, **options)
+        self.text_format = resolve_text_format(name, options.get("text_format"), profile)
+
+    def _context(self, row: dict) -> str:
+        return linearise_mr(row["meaning_representation"], tokenise=self.text_format == "reference")
+
+    def _reference(self, row: dict) -> str:
+        text = row["human_reference"].strip()
+        return tokenise_e2e(text) if self.text_format == "reference" else text
+
     def generate(self, split: str, n: int, seed: int) -> list[dict]:
         """MRs of 3-8 slots, each with several template references (test: 3-7 per MR, consecutive)."""
         rng = self.rng(split, seed)
@@ -71,17 +87,15 @@ class E2ETask(Task):
         return rows
 
     def format(self, row: dict, family: str = "decoder") -> dict:
-        return generation_example(
-            linearise_mr(row["meaning_representation"]), " " + row["human_reference"].strip()
-        )
+        return generation_example(self._context(row), " " + self._reference(row))
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
         """One entry per MR (first-seen order) with all its references."""
         groups = group_rows(
             ds,
             "meaning_representation",
-            lambda r: linearise_mr(r["meaning_representation"]),
-            lambda r: [r["human_reference"].strip()],
+            self._context,
+            lambda r: [self._reference(r)],
         )
         for g, mr in zip(groups, dict.fromkeys(r["meaning_representation"] for r in ds), strict=True):
             g["meta"] = {"meaning_representation": mr}

@@ -5,6 +5,9 @@ y = " " + one lexicalisation (comment "good"). Training uses every good lexicali
 (``Task.examples``). The test role keeps the rows of ``test_category == "testdata_with_lex"`` (the
 2017 test set); each reference group carries its category and whether it is seen (10 categories in
 train) or unseen (5 test-only categories) for Table 14's S/U/A columns.
+``task.text_format=reference``: targets unstripped as in the reference files, and one reference group
+per distinct context (entries without a good lexicalisation have none), as the reference scorer builds
+them: :mod:`lora_repro.tasks.reference_format`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from datasets import Dataset
 
 from lora_repro.tasks.base import HubSizes, Task, generation_example, register_task
+from lora_repro.tasks.reference_format import group_by_context, reference_examples, resolve_text_format
 from lora_repro.tasks.schemas import WEBNLG_FEATURES
 from lora_repro.tasks.sources import HubSpec
 from lora_repro.tiny.synthetic.triples import SEEN, UNSEEN, realise_triples, webnlg_entry
@@ -50,6 +54,10 @@ class WebNLGTask(Task):
     hub_sizes = HubSizes(18_025, 2_258, 70, 5, gen_len=40, n_test_inputs=1_862)
     meta_args = {"category": "categories", "seen": "seen"}  # eval-group meta -> metrics.score keyword
     multi_reference = True
+
+    def __init__(self, name: str, profile: str = "tiny", source: str | None = None, **options):
+        super().__init__(name, profile=profile, source=source, **options)
+        self.text_format = resolve_text_format(name, options.get("text_format"), profile)
 
     def _entry(self, category: str, eid: int, n_refs: int, rng, test_category: str) -> dict:
         strings, tuples = webnlg_entry(category, rng)
@@ -94,13 +102,22 @@ class WebNLGTask(Task):
         return ds
 
     @staticmethod
-    def references(row: dict) -> list[str]:
+    def references(row: dict, strip: bool = True) -> list[str]:
         """The "good" lexicalisations (as the reference code keeps); all of them if none carries a comment."""
         lex = row["lex"]
-        good = [t.strip() for t, c in zip(lex["text"], lex["comment"], strict=True) if c == "good"]
+        good = [t for t, c in zip(lex["text"], lex["comment"], strict=True) if c == "good"]
         if not good and all(not c for c in lex["comment"]):
-            return [t.strip() for t in lex["text"]]
-        return good
+            good = list(lex["text"])
+        return [t.strip() for t in good] if strip else good
+
+    def examples(self, ds: Dataset, family: str = "decoder") -> list[dict]:
+        if self.text_format == "hub":
+            return super().examples(ds, family)
+        return [
+            ex
+            for row in ds
+            for ex in reference_examples(self.format(row, family), self.references(row, False))
+        ]
 
     def format(self, row: dict, family: str = "decoder") -> dict:
         refs = self.references(row)
@@ -108,10 +125,17 @@ class WebNLGTask(Task):
         return generation_example(text, " " + refs[0] if refs else None, refs)
 
     def eval_groups(self, ds, family: str = "decoder") -> list[dict]:
-        """One group per entry: its good lexicalisations; meta {category, seen, eid}."""
+        """One group per entry: its good lexicalisations; meta {category, seen, eid}.
+
+        ``reference`` format: one group per distinct context (meta of its first entry)."""
+
+        def meta(row: dict) -> dict:
+            return {"category": row["category"], "seen": row["category"] in SEEN, "eid": row["eid"]}
+
+        if self.text_format == "reference":
+            return group_by_context(ds, lambda r: self.format(r, family), meta)
         out = []
         for row in ds:
             ex = self.format(row, family)
-            meta = {"category": row["category"], "seen": row["category"] in SEEN, "eid": row["eid"]}
-            out.append({"text": ex["text"], "references": ex["references"], "meta": meta})
+            out.append({"text": ex["text"], "references": ex["references"], "meta": meta(row)})
         return out

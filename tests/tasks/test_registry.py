@@ -191,7 +191,9 @@ def test_decoder_labels_read_a_fixture_task_back(toy_tasks, monkeypatch):
 
     monkeypatch.setattr(generation, "generate_texts", fake_generate)
     acc = SimpleNamespace(num_processes=1, process_index=0)
-    cfg = OmegaConf.create({"train": {"max_length": 64}, "eval": {"batch_size": 2}})
+    cfg = OmegaConf.create(
+        {"train": {"max_length": 64}, "eval": {"batch_size": 2, "decoder_labels": "generate"}}
+    )
     preds, texts = decoder_labels(acc, None, CharTokenizer(), task, items, cfg)
     assert texts == [" even.", " odd and", " prime"]
     assert preds == [-1, 1, -1]  # " even." is not the word "even"; " prime" names no class
@@ -224,9 +226,9 @@ def test_estimate_reads_a_fixture_task_s_hub_sizes(toy_tasks):
 
 
 def test_estimate_knows_no_size_for_unsized_or_unregistered_tasks():
-    with pytest.raises(ValueError, match=r"no size known for task 'mnli_1k'; known: \['cola', 'dart'"):
-        gpu_hours(1, 1, "mnli_1k")  # registered, but the subsets carry no hub sizes
-    with pytest.raises(ValueError, match="no size known for task 'toy_parity'"):
+    # an MNLI-n subset has MNLI's sizes with its own number of training rows (1,000 x 40 tokens)
+    assert gpu_hours(1, 1, "mnli_1k", epochs=1).train_tokens == 1_000 * 40
+    with pytest.raises(ValueError, match=r"no size known for task 'toy_parity'; known: \['cola', 'dart'"):
         gpu_hours(1, 1, "toy_parity")  # the fixture task is unregistered outside its fixture
 
 
