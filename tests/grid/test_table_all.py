@@ -86,8 +86,8 @@ def test_table_all_runs_shared_cells_once_grouped_by_model_then_audits_figures_c
     assert f"Produced by `lora-repro table 91 runs={tmp_path / 'runs'}" in (out / "table91.md").read_text()
     readme = (out / "README.md").read_text()
     assert (
-        "| 91 | Small grid test | 12/12 | 0 | 0.2 | [table91.md](table91.md) | — | run directories |"
-        in readme
+        "| 91 | Small grid test | 12/12 | 0 | 0.2 | [table91.md](table91.md) | [table91.png](table91.png) "
+        "| run directories |" in readme
     )
     assert "| 93 | Hparams | audit | — | — | — | — | hyperparameters (nothing runs) |" in readme
     assert "4 run tables: 15/15 cells done, 0 missing; 1 hyperparameter audits." in readme

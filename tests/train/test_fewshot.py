@@ -117,8 +117,8 @@ def test_too_few_rows_of_a_class_and_bad_options_are_refused_in_one_line(tokeniz
     with pytest.raises(ValueError, match=r"fewer than method.shots_per_class=500 rows of class"):
         fewshot_prompts(task, tokenizer, items, _cfg(shots=500), BIG)
     with pytest.raises(
-        ValueError, match=r"method.shots_per_class must be a positive integer \(>= 1\), got 0"
-    ):
+        ValueError, match=r"fewshot: shots_per_class must be a positive integer \(>= 1\), got 0"
+    ):  # the Python API names a method's option as every method does (lora_repro/validate.py)
         apply_method(tiny_gpt2(), "fewshot", shots_per_class=0)
     with pytest.raises(ValueError, match=r"method.demo_seed must be an integer, got 'x'"):
         fewshot_prompts(task, tokenizer, items, OmegaConf.create({"method": {"demo_seed": "x"}}), BIG)
