@@ -240,6 +240,12 @@ def check_cell(tree: Mapping[str, Any], defaults: Mapping[str, Any], method_keys
     method = dict(tree.get("method") or {})
     name = str(method.pop("name", "?"))
     check_method_options(name, method, [k for k in method_keys if k != "name"], where="method.")
+    train = tree.get("train") or {}
+    if name == "fewshot" and (train.get("epochs") != 0 or train.get("max_steps") is not None):
+        given = f"train.epochs={train.get('epochs')!r}, train.max_steps={train.get('max_steps')!r}"
+        raise OptionError(
+            f"method=fewshot trains nothing (an evaluation mode): give train.epochs=0, got {given}"
+        )
 
 
 def check_own(command: str, values: Mapping[str, Any], rules: Mapping[str, Rule]) -> None:

@@ -37,11 +37,6 @@ def loss_sum(logits: torch.Tensor, labels: torch.Tensor, family: str, regression
 
 def forward(model, batch: dict[str, torch.Tensor], family: str, prefix: bool) -> torch.Tensor:
     """Logits of a collated batch (decoders with prefix tuning get ``context_lengths``)."""
-    if model.training:
-        from lora_repro.methods.fewshot import ANCHOR
-
-        if hasattr(getattr(model, "module", model), ANCHOR):
-            raise ValueError("method=fewshot trains nothing (an evaluation mode): give train.epochs=0")
     kw = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     if family == "decoder" and prefix:
         kw["context_lengths"] = batch["context_lengths"]
