@@ -15,8 +15,9 @@ from lora_repro.config import load_group_file, split_args
 from lora_repro.validate import check_method_options, compose_checked
 
 
-def count_for(model_name: str, method: dict[str, Any]) -> dict[str, int]:
-    """|Θ| counts of ``method`` (a dict with ``name`` and its options) on model ``model_name``."""
+def count_for(model_name: str | dict[str, Any], method: dict[str, Any]) -> dict[str, int]:
+    """|Θ| counts of ``method`` (a dict with ``name`` and its options) on a model: its name, or its
+    config (a stand-in's, for the grid's estimate)."""
     from lora_repro.methods import apply_method, count_parameters
     from lora_repro.models.build import build_model
 

@@ -106,13 +106,11 @@ def played_model(model: str, config: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=64)
 def _counts(model_json: str, method_items: tuple[tuple[str, Any], ...]) -> tuple[int, int]:
-    from lora_repro.methods import apply_method, count_parameters
-    from lora_repro.models.build import build_model
+    from lora_repro.commands.params import count_for
 
-    built = build_model(json.loads(model_json), device="meta")
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in method_items}
-    apply_method(built, options.pop("name"), **options)
-    counts = count_parameters(built)
+    counts = count_for(
+        json.loads(model_json), {k: (list(v) if isinstance(v, tuple) else v) for k, v in method_items}
+    )
     return counts["total"], counts["trainable"]
 
 
