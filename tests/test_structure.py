@@ -163,7 +163,6 @@ ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
         "rundir",
         "environment",
         "models",
-        "methods",
     },
     "lora_repro.learnability": {"grid", "train", "tables", "tasks", "metrics"},
     "lora_repro.bench": {"models", "methods", "commands", "environment"},
