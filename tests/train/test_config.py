@@ -43,8 +43,14 @@ def test_every_hparams_file_composes(model, task, method):
 def test_every_group_option_composes():
     for group in ("model", "task", "method", "profile", "logger"):
         for option in group_options(group):
-            cfg = cell_config([f"{group}={option}"])
+            # method=fewshot is an evaluation mode: it composes only without a training step
+            extra = ["train.epochs=0"] if (group, option) == ("method", "fewshot") else []
+            cfg = cell_config([f"{group}={option}", *extra])
             assert cfg[group].name == option
+    with pytest.raises(
+        ValueError, match=r"method=fewshot trains nothing .*give train.epochs=0, got train.epochs=2"
+    ):
+        cell_config(["method=fewshot"])
 
 
 def test_paper_values_and_documented_variants():
