@@ -128,8 +128,13 @@ def _hashable(cfg: DictConfig) -> dict[str, Any]:
         data["tiny_identity"] = dict(_tiny_identity(json.dumps(data["model"], sort_keys=True)))
     if (data.get("train") or {}).get("max_steps", 0) is None:  # unset: the hashes of cells before the key
         data["train"].pop("max_steps")
-    if (data.get("task") or {}).get("text_format", "") is None:  # unset: the hashes of cells before the key
-        data["task"].pop("text_format")
+    task = data.get("task") or {}
+    if "text_format" in task:  # unset or the profile's default: the hashes of cells before the key
+        from lora_repro.tasks.reference_format import PROFILE_DEFAULT
+
+        profile = (data.get("profile") or {}).get("name", "tiny")
+        if task["text_format"] is None or task["text_format"] == PROFILE_DEFAULT.get(profile, "hub"):
+            task.pop("text_format")
     model = data.get("model") or {}
     for key in ("stand_ins", "stand_in_configs"):  # reference tables: a chosen stand-in is in model.stand_in
         model.pop(key, None)

@@ -183,3 +183,15 @@ def test_tiny_data_builds_in_both_formats(name, tmp_path):
         assert any(h["target"] != r["target"] for h, r in zip(hub_ex, ref_ex, strict=True))
     else:  # the tiny texts have no outer whitespace: the same pairs
         assert [(e["text"], e["target"]) for e in ref_ex] == [(e["text"], e["target"]) for e in hub_ex]
+
+
+@pytest.mark.parametrize(("profile", "default", "other"), [("tiny", "hub", "reference"), ("paper", "reference", "hub")])
+def test_text_format_at_the_profile_default_hashes_like_null(profile, default, other):
+    """Naming the profile's default text format is the same cell as leaving it unset; the other is not."""
+    from lora_repro.train.cell import cell_config, cell_hash
+
+    base = ["model=gpt2-medium", "task=e2e", "method=lora", "seed=1", f"profile={profile}"]
+    unset = cell_hash(cell_config(base))
+    assert cell_hash(cell_config([*base, f"task.text_format={default}"])) == unset
+    assert cell_hash(cell_config([*base, "task.text_format=null"])) == unset
+    assert cell_hash(cell_config([*base, f"task.text_format={other}"])) != unset
