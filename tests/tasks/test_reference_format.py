@@ -185,7 +185,9 @@ def test_tiny_data_builds_in_both_formats(name, tmp_path):
         assert [(e["text"], e["target"]) for e in ref_ex] == [(e["text"], e["target"]) for e in hub_ex]
 
 
-@pytest.mark.parametrize(("profile", "default", "other"), [("tiny", "hub", "reference"), ("paper", "reference", "hub")])
+@pytest.mark.parametrize(
+    ("profile", "default", "other"), [("tiny", "hub", "reference"), ("paper", "reference", "hub")]
+)
 def test_text_format_at_the_profile_default_hashes_like_null(profile, default, other):
     """Naming the profile's default text format is the same cell as leaving it unset; the other is not."""
     from lora_repro.train.cell import cell_config, cell_hash
