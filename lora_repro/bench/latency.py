@@ -135,7 +135,8 @@ def measure(opts: dict[str, Any]) -> list[dict[str, Any]]:
         ids = torch.randint(0, models["FT"].config.vocab_size, (bs, seq), generator=gen).to(opts["device"])
         fns = {n: forward_fn(models[n], ids, bool(opts["head"])) for n in names}
         t0 = time.perf_counter()
-        timing = interleaved(fns, opts["trials"], opts["warmup"], opts["device"])
+        timing = interleaved(fns, opts["trials"], opts["warmup"], opts["device"],
+                             desc=f"table1 [{i + 1}/{len(todo)}] bs {bs} seq {seq}")  # fmt: skip
         ft = timing.ms("FT")[0]
         progress(
             f"[{i + 1}/{len(todo)}] bs {bs} seq {seq} ({', '.join(budgets)}): FT {ft:.1f} ms, "

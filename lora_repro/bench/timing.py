@@ -6,6 +6,7 @@ slow minute on a shared machine slows both sides of each ratio.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,19 +43,37 @@ def interleaved(
     warmup: int = 1,
     device: str = "cpu",
     on_round: Callable[[int], None] | None = None,
+    desc: str | None = None,
+    setup: dict[str, Callable[[], object]] | None = None,
 ) -> Timing:
-    """Time each callable ``trials`` times after ``warmup`` untimed calls each, interleaved."""
+    """Time each callable ``trials`` times after ``warmup`` untimed calls each, interleaved.
+
+    ``desc``: show a progress bar of the rounds (warm-up and timed) on stderr under that name
+    (``lora_repro.progress``: tqdm on a terminal, whole lines elsewhere); the bar is drawn between
+    rounds, never inside a timed call. ``setup``: per variant, a callable run untimed just before each
+    of its calls (for example evicting a file from the page cache).
+    """
     if trials < 1 or warmup < 0:
         raise ValueError(f"trials={trials!r} warmup={warmup!r}: need trials >= 1 and warmup >= 0")
     names = list(fns)
+    bar = None
+    if desc is not None:
+        from lora_repro.progress import progress_bar
+
+        bar = progress_bar(total=warmup + trials, desc=desc, unit="round", file=sys.stderr)
     for _ in range(warmup):
         for name in names:
             fns[name]()
+        if bar is not None:
+            bar.set_postfix_str("warm-up", refresh=False)
+            bar.update(1)
     sync(device)
     times: dict[str, list[float]] = {n: [] for n in names}
     for t in range(trials):
         order = names[t % len(names) :] + names[: t % len(names)]  # rotate: no variant always goes first
         for name in order:
+            if setup and name in setup:
+                setup[name]()
             sync(device)
             t0 = time.perf_counter()
             fns[name]()
@@ -62,4 +81,9 @@ def interleaved(
             times[name].append(time.perf_counter() - t0)
         if on_round is not None:
             on_round(t)
+        if bar is not None:
+            bar.set_postfix_str("timed", refresh=False)
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     return Timing(times)

@@ -180,7 +180,7 @@ def measure(opts: dict[str, Any]) -> list[dict[str, Any]]:
             f"train-cost {name}: {layers} layer(s), bs {bs}, seq {seq}: {opts['steps']} steps x 3 variants"
         )
         timing = interleaved({v: step_fn(m, data) for v, m in models.items()}, opts["steps"], opts["warmup"],
-                             opts["device"])  # fmt: skip
+                             opts["device"], desc=f"train-cost {name}")  # fmt: skip
         for v, model in models.items():
             mean, half = timing.ms(v)
             row = {"model": name, "variant": v, "layers": layers, "batch_size": bs, "seq_len": seq,

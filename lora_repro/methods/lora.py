@@ -97,6 +97,25 @@ class _LoRABase(nn.Module):
         else:  # Conv1D stores [in, out]: its output units are columns
             w.index_add_(1 if self.conv1d else 0, index, block)
 
+    def _factor_pairs(self) -> list[tuple[slice | None, torch.Tensor, torch.Tensor]]:
+        """``(output units, B_i, A_i)`` per adapted block, the units a contiguous range (None: all), or
+        an empty list when some block's units are not contiguous (then :meth:`_add_rows` does it)."""
+        return [(None, self.lora_B, self.lora_A)]
+
+    def _addmm(self, sign: float) -> bool:
+        """W0 += sign · scaling · B A in place, one ``addmm_`` per block on a view of W0 (no ΔW is
+        materialised, no index_add over a strided dimension); False if the layout does not allow it."""
+        pairs = self._factor_pairs()
+        if not pairs or self.lora_A.dtype != self.base_layer.weight.dtype:
+            return False
+        w, alpha = self.base_layer.weight, sign * self.scaling
+        for units, b, a in pairs:
+            if self.conv1d:  # [in, out]: ΔW^T = A^T B^T on the unit columns
+                (w if units is None else w[:, units]).addmm_(a.T, b.T, alpha=alpha)
+            else:  # [out, in]: ΔW = B A on the unit rows
+                (w if units is None else w[units]).addmm_(b, a, alpha=alpha)
+        return True
+
     def _delta_bound(self) -> float:
         """An upper bound on |ΔW| entries, r · max|B| · max|A| · |scaling|, from the small factors alone
         (inf when A or B holds a non-finite value)."""
@@ -121,7 +140,8 @@ class _LoRABase(nn.Module):
             lo, hi = torch.aminmax(w)  # no copy of W
             bound = max(-float(lo), float(hi)) + self._delta_bound()
             if bound < torch.finfo(torch.float32).max:  # the usual case: nothing can overflow, so
-                self._add_rows(*self.delta_rows())  # add in place on the adapted units only
+                if not self._addmm(1.0):  # add in place on the adapted units only
+                    self._add_rows(*self.delta_rows())
                 self.merged = True
                 return
         new = w.float() + self.delta_weight()  # half precision, or magnitudes near fp32's limit
@@ -137,8 +157,9 @@ class _LoRABase(nn.Module):
             return
         w = self.base_layer.weight
         if w.dtype == torch.float32:
-            index, block = self.delta_rows()
-            self._add_rows(index, block.neg_())
+            if not self._addmm(-1.0):
+                index, block = self.delta_rows()
+                self._add_rows(index, block.neg_())
         else:
             w.copy_((w.float() - self.delta_weight()).to(w.dtype))
         self.merged = False
@@ -209,6 +230,19 @@ class LoRAFusedLinear(_LoRABase):
         self.lora_B = nn.Parameter(torch.empty(n * self.d_slice, self.r, device=w.device, dtype=dtype))
         if w.device.type != "meta":
             self._init_A(init, init_std)
+
+    def _factor_pairs(self) -> list[tuple[slice | None, torch.Tensor, torch.Tensor]]:
+        n, d, r = len(self.slice_names), self.d_slice, self.r
+        pairs = []
+        for i in range(n):
+            units = self.lora_index[i * d : (i + 1) * d]
+            start = int(units[0])
+            if not torch.equal(units, torch.arange(start, start + d, device=units.device)):
+                return []
+            pairs.append(
+                (slice(start, start + d), self.lora_B[i * d : (i + 1) * d], self.lora_A[i * r : (i + 1) * r])
+            )
+        return pairs
 
     def _slice_deltas(self, a: torch.Tensor) -> torch.Tensor:
         n, d, r = len(self.slice_names), self.d_slice, self.r
