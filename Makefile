@@ -91,12 +91,11 @@ format: $(PYTHON)
 	$(BIN)/ruff check --fix lora_repro tests scripts benchmarks
 	$(BIN)/ruff format lora_repro tests scripts benchmarks
 
-# make bench: a short version of every `lora-repro bench` (docs/efficiency.md), then the training step
-# against PEFT on identical math (benchmarks/run.py). BENCH_ARGS: e.g. out=/tmp/bench.
+# make bench: a short version of every `lora-repro bench` (docs/efficiency.md), PEFT on identical math
+# and the committed tables' checkpoint sizes included. BENCH_ARGS: e.g. out=/tmp/bench.
 BENCH_ARGS ?=
 bench: $(PYTHON)
 	$(BIN)/lora-repro bench all $(BENCH_ARGS)
-	$(PYTHON) -m benchmarks.run
 
 bench-parallel: $(PYTHON)
 	$(PYTHON) -m benchmarks.parallel

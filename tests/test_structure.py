@@ -165,7 +165,7 @@ ALLOWED = {  # docs/CONTRACTS.md "Who may import whom"
         "models",
     },
     "lora_repro.learnability": {"grid", "train", "tables", "tasks", "metrics"},
-    "lora_repro.bench": {"models", "methods", "commands", "environment"},
+    "lora_repro.bench": {"models", "methods", "commands", "environment", "grid", "train", "tiny", "tables"},
     "lora_repro.figures": {"analysis", "grid", "tables", "models", "tiny", "rundir"},
 }
 

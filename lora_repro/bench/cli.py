@@ -3,7 +3,8 @@
 Names: ``table1`` (Table 1 and a short Figure 5 sweep), ``figure5`` (Table 1 and the full sweep),
 ``train-cost`` (tokens/s and peak memory of FT, LoRA and the frozen floor), ``gpt3-memory`` (the
 GPT-3 175B VRAM and checkpoint arithmetic), ``switch`` (adapter switch against a full checkpoint
-load), ``all`` (a short version of everything: results/<device>/efficiency.md), ``gpu-check`` (the
+load), ``peft`` (our LoRA against PEFT's on identical math), ``all`` (a short version of
+everything: results/<device>/efficiency.md), ``gpu-check`` (the
 GPU paths; its CPU variant runs in seconds). Each writes Markdown and CSV to results/<device>/
 (``out=DIR`` elsewhere). Each name's keys: docs/efficiency.md and the docstring of its module.
 """
@@ -18,6 +19,8 @@ NAMES: dict[str, tuple[str, str]] = {
     "train-cost": ("lora_repro.bench.train_cost", "tokens/s and peak memory: FT, LoRA, frozen floor"),
     "gpt3-memory": ("lora_repro.bench.memory", "GPT-3 175B: VRAM and checkpoint size, FT vs LoRA"),
     "switch": ("lora_repro.bench.switch", "task switch: adapter unmerge/load/merge vs full checkpoint"),
+    "peft": ("lora_repro.bench.peft_compare", "ours against PEFT, identical math: training step, forward"),
+    "checkpoints": ("lora_repro.bench.checkpoints", "adapter vs full checkpoint size, every committed cell"),
     "all": ("lora_repro.bench.suite", "a short version of all of it: efficiency.md"),
     "gpu-check": ("lora_repro.bench.gpu_check", "the GPU paths (CPU variant in seconds)"),
 }

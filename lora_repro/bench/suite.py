@@ -2,7 +2,9 @@
 efficiency.md, which gathers their results.
 
 Runs, in order: ``gpt3-memory``, ``switch``, ``train-cost``, ``table1`` (on a CPU: 1 layer, 3 trials,
-the short Figure 5 sweep; on a GPU each command's own defaults: the paper's depth and 100 trials).
+the short Figure 5 sweep), ``peft`` (2 layers, 8 rounds), ``checkpoints`` (the committed tiny
+tables' cells); on a GPU each command's own defaults (the
+paper's depth, 100 trials).
 Each writes its own files; efficiency.md repeats their tables under one header. ``run=switch,table1``
 reruns only those and reuses the other files already in the results directory.
 """
@@ -29,12 +31,16 @@ SHORT_CPU = {  # bench -> extra arguments on a CPU (minutes in all)
     "switch": ["trials=5"],
     "train-cost": ["steps=4"],
     "table1": ["layers=1", "trials=3", "warmup=1", "sweep=short"],
+    "peft": [],
+    "checkpoints": [],
 }
 MODULES = {
     "gpt3-memory": ("lora_repro.bench.memory", "gpt3-memory.md"),
     "switch": ("lora_repro.bench.switch", "switch.md"),
     "train-cost": ("lora_repro.bench.train_cost", "train-cost.md"),
     "table1": ("lora_repro.bench.latency", "table1.md"),
+    "peft": ("lora_repro.bench.peft_compare", "peft.md"),
+    "checkpoints": ("lora_repro.bench.checkpoints", "checkpoints.md"),
 }
 
 
@@ -70,7 +76,9 @@ def main(argv: list[str], extra: dict[str, list[str]] | None = None) -> int:
                 raise FileNotFoundError(f"{out / md} not found: run=all (or include {name}) writes it")
             sections += ["", f"## {name} ([{md}]({md}))", "", *body(out / md)]
             continue
-        args = [f"device={device}", f"out={out}", *(SHORT_CPU[name] if device == "cpu" else [])]
+        args = [f"out={out}", *(SHORT_CPU[name] if device == "cpu" else [])]
+        if name != "checkpoints":  # sizes on disk: no device
+            args.insert(0, f"device={device}")
         args += (extra or {}).get(name, [])
         progress(f"bench all: {name} {' '.join(args)}")
         t0 = time.perf_counter()
