@@ -1,5 +1,6 @@
-"""notebooks/quickstart.ipynb and notebooks/tables.ipynb run top to bottom in a real kernel, and are
-committed with outputs stripped."""
+"""notebooks/quickstart.ipynb and notebooks/tables.ipynb run top to bottom in a real kernel; every
+notebook in notebooks/ is committed with outputs stripped and executed by some test (efficiency.ipynb in
+test_efficiency_notebook.py, section7.ipynb in tests/analysis/test_notebook.py)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,20 @@ def _execute(name: str, check: str, tmp_path: Path) -> dict:
     return json.loads("".join(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
 
 
-@pytest.mark.parametrize("name", ["quickstart.ipynb", "tables.ipynb"])
+ALL = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def test_every_notebook_is_executed_by_a_test():
+    """A new notebook without a test that runs it would rot: each one is named in a test file that executes
+    notebooks with nbclient."""
+    executing = [p.read_text() for p in TESTS.rglob("test_*.py") if "NotebookClient(" in p.read_text()]
+    assert len(ALL) >= 4
+    missing = [name for name in ALL if not any(name in text for text in executing)]
+    assert not missing, f"notebooks no test executes: {missing}"
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_the_notebook_is_committed_without_outputs(name):
     nb = json.loads((NOTEBOOKS / name).read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
