@@ -5,17 +5,22 @@ trained for ``steps`` steps on one batch in bf16 autocast and in fp16 autocast w
 (``torch.amp.GradScaler``): every loss finite, the last below the first; merged against unmerged LoRA
 in fp32, fp16 and bf16 weights (outputs equal within the dtype's tolerance); beam search (4 beams) with
 LoRA merged and unmerged giving the same tokens (fp32); Table 1's three points (24 layers) and the
-training-cost figures, written beside this check's own gpu-check.md in results/<gpu name>/. On a CPU
-(``device=cpu``, what the test suite runs) the same checks at width 64 with 1-2 layers, in seconds.
-Exits 1 when any check fails. Not covered: FSDP and DeepSpeed (``benchmarks/parallel.py`` runs them
-on two CPU processes).
+training-cost figures, written beside this check's own gpu-check.md in results/<gpu name>/; and a full
+fine-tuning cell (E2E, a random local GPT-2, 2 layers) through ``accelerate launch`` under FSDP and under
+DeepSpeed ZeRO-2 on every GPU present (``configs/accelerate/{fsdp,deepspeed_zero2}.yaml``, one process
+per GPU; one GPU: single-process variants), each ending with a finite loss and its result.json. On a
+CPU (``device=cpu``, what the test suite runs) the same checks at width 64 with 1-2 layers, the sharded
+cells on one gloo process (``cpu_fsdp.yaml``, ``cpu_deepspeed_zero2.yaml``), in about a minute.
+``sharded=false`` leaves the sharded cells out. Exits 1 when any check fails.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,7 +39,14 @@ from lora_repro.bench.variants import gpt2_medium, lora, narrow, shared_copy
 from lora_repro.config import split_args
 from lora_repro.methods import merge, unmerge
 
-OWN = {"device": "auto", "steps": None, "out": None, "latency": True, "train_cost": True}
+OWN = {"device": "auto", "steps": None, "out": None, "latency": True, "train_cost": True, "sharded": True}
+SHARDED = {  # strategy -> accelerate config file on a GPU, on a CPU
+    "FSDP": ("configs/accelerate/fsdp.yaml", "configs/accelerate/cpu_fsdp.yaml"),
+    "DeepSpeed ZeRO-2": (
+        "configs/accelerate/deepspeed_zero2.yaml",
+        "configs/accelerate/cpu_deepspeed_zero2.yaml",
+    ),
+}
 TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 5e-2, torch.float16: 1e-2}  # relative to max |output|
 
 
@@ -113,6 +125,51 @@ def beam_search(device: str, size: dict[str, Any]) -> str:
     return f"4 beams, {kw['max_new_tokens']} new tokens, identical merged and unmerged"
 
 
+def sharded_cell(device: str, strategy: str, work: Path) -> str:
+    """One full fine-tuning cell under ``strategy`` through ``accelerate launch`` (the suite's own cell
+    runner), on every GPU (one gloo process on a CPU), on a random 2-layer GPT-2 saved locally: every
+    epoch's training loss finite, a result.json with test metrics."""
+    import json
+    import math
+    import os
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from lora_repro.tiny.tokenizer import tiny_tokenizer
+    from lora_repro.train.cell import cell_config, run_cell
+
+    gpu_file, cpu_file = SHARDED[strategy]
+    nproc = max(1, torch.cuda.device_count()) if device == "cuda" else 1
+    os.environ.setdefault("LORA_REPRO_CACHE", str(work / "cache"))
+    model_dir = work / "model"
+    if not model_dir.is_dir():
+        tok = tiny_tokenizer()
+        torch.manual_seed(0)
+        width = 1024 if device == "cuda" else 64
+        cfg = GPT2Config(
+            vocab_size=len(tok), n_positions=128, n_embd=width, n_layer=2, n_head=max(1, width // 64),
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        )  # fmt: skip
+        GPT2LMHeadModel(cfg).save_pretrained(model_dir)
+        tok.save_pretrained(model_dir)
+    overrides = [
+        "model=gpt2-medium", "task=e2e", "method=ft", "seed=1", f"model.path={model_dir}",
+        f"run_dir={work / strategy.replace(' ', '_')}", f"accelerate.num_processes={nproc}",
+        f"accelerate.config_file={gpu_file if device == 'cuda' else cpu_file}",
+        f"accelerate.cpu={str(device != 'cuda').lower()}",
+        f"train.mixed_precision={'bf16' if device == 'cuda' else 'no'}",
+        "train.epochs=1", "train.batch_size=4", "train.max_length=64", "train.max_train_examples=32",
+        "eval.max_validation_examples=8", "eval.max_test_examples=2", "generation.beam_size=1",
+        "generation.max_new_tokens=4", "task.tiny.n_train=40", "task.tiny.n_validation=10",
+        "task.tiny.n_test=10", "checkpoint.every_epoch=false",
+    ]  # fmt: skip
+    result = json.loads((run_cell(cell_config(overrides)) / "result.json").read_text())
+    losses = [e["train_loss"] for e in result["epochs"]]
+    if not losses or not all(math.isfinite(x) for x in losses) or not result.get("test"):
+        raise AssertionError(f"{strategy}: training losses {losses}, test {result.get('test')}")
+    return f"{nproc} process(es), train loss {losses[-1]:.3f}, test {sorted(result['test'])[:3]}"
+
+
 def sub_bench(module: str, argv: list[str]) -> Callable[[], str]:
     def run() -> str:
         import importlib
@@ -147,6 +204,9 @@ def checks(opts: dict[str, Any]) -> list[tuple[str, Callable[[], str]]]:
         todo.append(
             ("training cost", sub_bench("lora_repro.bench.train_cost", [f"device={dev}", f"out={out}", *tc]))
         )
+    if opts["sharded"]:
+        work = Path(tempfile.mkdtemp(prefix="lora-repro-gpu-check-"))
+        todo += [(f"{name} cell", lambda name=name: sharded_cell(dev, name, work)) for name in SHARDED]
     return todo
 
 

@@ -21,8 +21,11 @@ def test_gpu_check_cpu_variant_passes_and_writes_its_report(tmp_path):
     ]
     assert cli(argv) == 0
     md = (tmp_path / "gpu-check.md").read_text()
-    assert "5 of 5 checks passed" in md and "FAILED" not in md
+    assert "7 of 7 checks passed" in md and "FAILED" not in md
     assert "fp16 autocast + loss scaling" in md and "beam search" in md
+    # the sharded cells ran through accelerate launch and trained (one gloo process on a CPU)
+    assert "| FSDP cell | ok |" in md and "| DeepSpeed ZeRO-2 cell | ok |" in md
+    assert md.count("1 process(es), train loss") == 2
 
 
 def test_gpu_check_exits_non_zero_when_a_check_fails(tmp_path, monkeypatch):
@@ -37,6 +40,7 @@ def test_gpu_check_exits_non_zero_when_a_check_fails(tmp_path, monkeypatch):
         "steps=2",
         "latency=false",
         "train_cost=false",
+        "sharded=false",
         f"out={tmp_path}",
     ]
     assert cli(argv) == 1
