@@ -21,12 +21,11 @@ from torch import nn
 
 from lora_repro.bench.report import (
     Provenance,
-    check_unknown,
     command_line,
     fmt_ci,
     markdown_table,
+    model_options,
     progress,
-    resolve_device,
     results_dir,
     write_csv,
     write_markdown,
@@ -34,7 +33,6 @@ from lora_repro.bench.report import (
 from lora_repro.bench.timing import interleaved
 from lora_repro.bench.train_cost import verdict
 from lora_repro.bench.variants import TEST_VOCAB, randomize_lora, roberta_base, trainable
-from lora_repro.config import split_args
 from lora_repro.methods import apply_method
 
 R, ALPHA = 8, 16.0
@@ -142,17 +140,7 @@ def forward(model: nn.Module, data: dict[str, torch.Tensor]):
 
 
 def options(argv: list[str]) -> dict[str, Any]:
-    own, rest = split_args(argv, OWN)
-    check_unknown(rest, OWN, "peft")
-    own["device"] = resolve_device(str(own["device"]))
-    own["models"] = [m.strip() for m in str(own["models"]).split(",") if m.strip()]
-    bad = [m for m in own["models"] if m not in SHAPES]
-    if bad or not own["models"]:
-        raise ValueError(f"models={own['models']!r}; allowed: {', '.join(SHAPES)}")
-    cpu = own["device"] == "cpu"
-    own["trials"] = int(own["trials"] if own["trials"] is not None else (8 if cpu else 50))
-    own["warmup"] = int(own["warmup"])
-    return own
+    return model_options(argv, OWN, "peft", SHAPES, count=("trials", 8, 50))
 
 
 def measure(opts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -172,6 +172,27 @@ def check_unknown(overrides: list[str], allowed: Iterable[str], name: str) -> No
         raise ValueError(f"bench {name}: unknown argument(s) {overrides}; allowed keys: {sorted(allowed)}")
 
 
+def model_options(
+    argv: list[str], defaults: dict[str, Any], name: str, shapes: Iterable[str], count: tuple[str, int, int]
+) -> dict[str, Any]:
+    """A bench command's ``key=value`` options over ``defaults``, unknown keys refused, ``device``
+    resolved, ``models`` (comma-separated) checked against ``shapes``, and ``count = (key, on a CPU,
+    on a GPU)``: the number of timed repetitions when ``key`` is unset."""
+    from lora_repro.config import split_args
+
+    own, rest = split_args(argv, defaults)
+    check_unknown(rest, defaults, name)
+    own["device"] = resolve_device(str(own["device"]))
+    own["models"] = [m.strip() for m in str(own["models"]).split(",") if m.strip()]
+    bad = [m for m in own["models"] if m not in shapes]
+    if bad or not own["models"]:
+        raise ValueError(f"models={own['models']!r}; allowed: {', '.join(shapes)}")
+    own["warmup"] = int(own["warmup"])
+    key, cpu, gpu = count
+    own[key] = int(own[key] if own[key] is not None else (cpu if own["device"] == "cpu" else gpu))
+    return own
+
+
 def parse_ints(value: Any, key: str) -> list[int]:
     """``"1,2,4"``, ``[1, 2]`` or ``4`` -> a list of positive ints."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")

@@ -24,18 +24,16 @@ import torch
 from lora_repro.bench import paper
 from lora_repro.bench.report import (
     Provenance,
-    check_unknown,
     command_line,
     markdown_table,
+    model_options,
     progress,
-    resolve_device,
     results_dir,
     write_csv,
     write_markdown,
 )
 from lora_repro.bench.timing import interleaved
 from lora_repro.bench.variants import frozen_floor, gpt2_medium, narrow, roberta_base, trainable
-from lora_repro.config import split_args
 from lora_repro.methods import apply_method
 
 SHAPES = {  # model -> (batch size, sequence length, LoRA rank, alpha) ; full depth
@@ -154,17 +152,7 @@ def measure_memory(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def options(argv: list[str]) -> dict[str, Any]:
-    own, rest = split_args(argv, OWN)
-    check_unknown(rest, OWN, "train-cost")
-    own["device"] = resolve_device(str(own["device"]))
-    own["models"] = [m.strip() for m in str(own["models"]).split(",") if m.strip()]
-    bad = [m for m in own["models"] if m not in SHAPES]
-    if bad or not own["models"]:
-        raise ValueError(f"models={own['models']!r}; allowed: {', '.join(SHAPES)}")
-    cpu = own["device"] == "cpu"
-    own["steps"] = int(own["steps"] if own["steps"] is not None else (5 if cpu else 30))
-    own["warmup"] = int(own["warmup"])
-    return own
+    return model_options(argv, OWN, "train-cost", SHAPES, count=("steps", 5, 30))
 
 
 def measure(opts: dict[str, Any]) -> list[dict[str, Any]]:
