@@ -29,12 +29,22 @@ def sentences(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s]
 
 
-def read_fact(sentence: str) -> tuple[str, str, str, bool]:
-    """(person, attribute, value, denied) of a one-fact sentence."""
+# what a generic (value-free) sentence is about: "X has a pet.", "X has no home."
+GENERIC_ATTR = {"job": "job", "town": "city", "home": "city", "pet": "pet", "colour": "colour"}
+
+
+def read_fact(sentence: str) -> tuple[str, str, str | None, bool]:
+    """(person, attribute, value, denied) of a one-fact sentence; value None for a generic one
+    ("X has a pet.", "X has no job."), whose attribute is read from its noun."""
     names = NAME.findall(sentence)
     values = [w for w in words(sentence) if w in VALUE_ATTR]
-    assert len(names) == 1 and len(values) == 1, sentence
-    return names[0], VALUE_ATTR[values[0]], values[0], " not " in f" {sentence} "
+    denied = bool({"not", "no"} & set(words(sentence)))
+    assert len(names) == 1 and len(values) <= 1, sentence
+    if values:
+        return names[0], VALUE_ATTR[values[0]], values[0], denied
+    nouns = [GENERIC_ATTR[w] for w in words(sentence) if w in GENERIC_ATTR]
+    assert len(nouns) == 1, sentence
+    return names[0], nouns[0], None, denied
 
 
 def read_premise(text: str) -> tuple[str, dict[str, str]]:
@@ -52,7 +62,7 @@ def nli_label(premise: str, hyp: str) -> int:
     who, attr, value, denied = read_fact(hyp)
     if who != person or attr not in stated:
         return glue.NEUTRAL
-    holds = stated[attr] == value
+    holds = value is None or stated[attr] == value  # a generic sentence holds when the attribute is stated
     return glue.ENTAILMENT if holds != denied else glue.CONTRADICTION
 
 
@@ -67,21 +77,24 @@ def test_nli_label_follows_from_premise_and_hypothesis(mismatched):
     assert all(0.3 < labels.count(k) / N < 0.367 for k in range(3))  # balanced
 
 
-def test_nli_uses_negation_and_namesakes_both_ways():
-    """Each relation occurs with and without "not", and neutral includes a namesake (shares a name)."""
+def test_nli_uses_negation_namesakes_and_generic_hypotheses_in_every_class():
+    """Each relation occurs with and without a denial and with value-level and generic hypotheses,
+    and neutral includes a namesake (shares a name): no one kind of hypothesis gives a label away."""
     rng = random.Random(6)
     seen = set()
     for _ in range(N):
         premise, hyp, label = glue.nli_pair(rng)
         person, _ = read_premise(premise)
-        who, *_, denied = read_fact(hyp)
+        who, _, value, denied = read_fact(hyp)
         namesake = who != person and (
             who.split()[0] == person.split()[0] or who.split()[1] == person.split()[1]
         )
-        seen.add((label, denied, namesake))
+        seen.add((label, denied, namesake, value is None))
     for label in (glue.ENTAILMENT, glue.CONTRADICTION):
-        assert (label, True, False) in seen and (label, False, False) in seen
-    assert (glue.NEUTRAL, False, True) in seen and (glue.NEUTRAL, True, False) in seen
+        assert (label, True, False, False) in seen and (label, False, False, False) in seen
+    assert (glue.ENTAILMENT, False, False, True) in seen and (glue.CONTRADICTION, True, False, True) in seen
+    assert (glue.NEUTRAL, False, True, False) in seen and (glue.NEUTRAL, True, False, False) in seen
+    assert (glue.NEUTRAL, False, False, True) in seen and (glue.NEUTRAL, True, False, True) in seen
 
 
 def test_people_are_invented_per_example():

@@ -269,25 +269,51 @@ class _FirstTemplate:
 ENTAILMENT, NEUTRAL, CONTRADICTION = 0, 1, 2
 
 
+# Class-level hypotheses (no value word): whether they follow from the premise depends only on
+# whether it states that attribute at all, as real MNLI's generalisations and denials ("There is a
+# pet." / "Nobody works there.") often do.
+GENERIC = {"job": "{n} has a job.", "city": "{n} lives in a town.", "pet": "{n} has a pet.",
+           "colour": "{n} has a favourite colour."}  # fmt: skip
+GENERIC_DENIED = {"job": "{n} has no job.", "city": "{n} has no home.", "pet": "{n} does not have a pet.",
+                  "colour": "{n} has no favourite colour."}  # fmt: skip
+
+
 def hypothesis(rng: random.Random, p: Person, attrs: list[str], label: int, style) -> str:
     """A hypothesis standing in relation ``label`` to a premise stating ``attrs`` of ``p``.
 
-    entailment: a stated fact again, or a stated attribute denied another value ("is not a pilot");
-    contradiction: a stated attribute with another value, or a stated fact denied; neutral: an
-    attribute the premise does not mention, or a stated fact about a namesake.
+    Three kinds, as real MNLI mixes them: value-level (compare a value with the premise's),
+    class-level (a generic "X has a pet." or "X has no job.": does the premise state that attribute?)
+    and negation. entailment: a stated fact again (40%), a stated attribute in generic form (45%), or
+    a stated attribute denied another value, "X is not a pilot" (15%); contradiction: a stated
+    attribute with another value (40%), a stated fact denied (30%), a stated attribute denied in
+    generic form (30%); neutral: a stated fact about a namesake (25%), an unmentioned attribute with a
+    value (25%), in generic form (25%), or denied (25%, value or generic form).
     """
     a = rng.choice(attrs)
     v = attr_value(p, a)
-    neg = rng.random() < 0.3
+    r = rng.random()
     if label == ENTAILMENT:
-        return negated_fact(p, a, other_value(a, v, rng)) if neg else person_fact(p, a, style)
+        if r < 0.4:
+            return person_fact(p, a, style)
+        if r < 0.85:
+            return GENERIC[a].format(n=p.name)
+        return negated_fact(p, a, other_value(a, v, rng))
     if label == CONTRADICTION:
-        return negated_fact(p, a, v) if neg else person_fact(p, a, style, other_value(a, v, rng))
-    if rng.random() < 0.3:
-        return person_fact(namesake(p, rng), a, style)
+        if r < 0.4:
+            return person_fact(p, a, style, other_value(a, v, rng))
+        if r < 0.7:
+            return negated_fact(p, a, v)
+        return GENERIC_DENIED[a].format(n=p.name)
     b = rng.choice([x for x in ATTRS if x not in attrs])
-    w = rng.choice(VALUES[b])
-    return negated_fact(p, b, w) if neg else person_fact(p, b, style, w)
+    if r < 0.25:
+        return person_fact(namesake(p, rng), a, style)
+    if r < 0.5:
+        return person_fact(p, b, style, rng.choice(VALUES[b]))
+    if r < 0.75:
+        return GENERIC[b].format(n=p.name)
+    if rng.random() < 0.5:
+        return negated_fact(p, b, rng.choice(VALUES[b]))
+    return GENERIC_DENIED[b].format(n=p.name)
 
 
 def nli_pair(rng: random.Random, mismatched: bool = False) -> tuple[str, str, int]:
@@ -305,7 +331,8 @@ def nli_pair(rng: random.Random, mismatched: bool = False) -> tuple[str, str, in
 
 
 def mnli(rng: random.Random, mismatched: bool = False) -> dict:
-    """NLI over invented facts: restated (entailment), unmentioned (neutral), changed or denied (contradiction)."""
+    """NLI over invented facts: restated or generalised (entailment), unmentioned or about a namesake
+    (neutral), changed or denied (contradiction); see :func:`hypothesis`."""
     premise, hyp, label = nli_pair(rng, mismatched)
     return {"premise": premise, "hypothesis": hyp, "label": _noisy(label, 3, rng)}
 
