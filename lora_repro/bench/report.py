@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lora_repro.atomic import write_atomic
-from lora_repro.config import git_commit
+from lora_repro.config import git_commit, split_args
 from lora_repro.environment import device_info, device_text, environment, environment_key, environment_text
 
 
@@ -178,8 +178,6 @@ def model_options(
     """A bench command's ``key=value`` options over ``defaults``, unknown keys refused, ``device``
     resolved, ``models`` (comma-separated) checked against ``shapes``, and ``count = (key, on a CPU,
     on a GPU)``: the number of timed repetitions when ``key`` is unset."""
-    from lora_repro.config import split_args
-
     own, rest = split_args(argv, defaults)
     check_unknown(rest, defaults, name)
     own["device"] = resolve_device(str(own["device"]))
