@@ -9,6 +9,7 @@ printed "# Trainable Parameters".
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -46,6 +47,17 @@ def accuracy_points(grid: Grid) -> list[dict[str, Any]]:
                 "paper_trainable": parse_count(res.row.paper_trainable), "paper_value": entry.paper,
             })  # fmt: skip
     return points
+
+
+def skipped_rows_note(table: str, full_title: str, profile_title: str) -> str | None:
+    """The caption line naming the table rows the profile skips (the ``[...]`` notes that
+    :func:`lora_repro.grid.profile_spec.for_profile` appends to the title), or None when none is."""
+    if not profile_title.startswith(full_title):
+        return None
+    notes = re.findall(r"\[([^\]]*)\]", profile_title[len(full_title) :])
+    if not notes:
+        return None
+    return f"Not in this profile's Table {table}: " + "; ".join(notes) + "."
 
 
 def task_columns(grid: Grid) -> list[tuple[str, str]]:

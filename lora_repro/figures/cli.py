@@ -20,12 +20,13 @@ from typing import Any
 
 from lora_repro.config import git_commit, split_args
 from lora_repro.figures import compute, draw
-from lora_repro.figures.accuracy import accuracy_points, task_columns
+from lora_repro.figures.accuracy import accuracy_points, skipped_rows_note, task_columns
 from lora_repro.figures.cells import figure_cells, missing_message, width_overrides
 from lora_repro.figures.spec import FigureSpec, figure_options, load_spec
 from lora_repro.figures.table7 import write_table7
 from lora_repro.grid import cli as grid_cli
 from lora_repro.grid.cells import CachedResolver, configs_fingerprint, trainer_resolver
+from lora_repro.tables.spec import load_spec as load_table_spec
 
 OWN: dict[str, Any] = {**grid_cli.OWN, "width": None, "run": True}
 ALL = ("3", "4", "6", "7", "8", "table7", "2")
@@ -73,8 +74,13 @@ def figure2(spec: FigureSpec, own: dict[str, Any], overrides: list[str], argv: l
     points = accuracy_points(grid)
     stem = out_dir(own) / "figures" / f"figure{spec.name}"
     caption = [spec.caption, "Top: ours (the tiny stand-in's |Θ|); bottom: the paper's printed numbers."]
+    table = spec.table or "15"
+    skipped = skipped_rows_note(table, load_table_spec(table).title, grid.spec.title)
+    if skipped:
+        caption.append(skipped)
     paths = draw.accuracy_scatter(points, task_columns(grid), spec.title, caption, stem)
-    paths.append(draw.write_csv(stem.with_suffix(".csv"), points, header(own, argv, spec)))
+    lines = [*header(own, argv, spec), *([skipped] if skipped else [])]
+    paths.append(draw.write_csv(stem.with_suffix(".csv"), points, lines))
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 

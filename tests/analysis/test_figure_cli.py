@@ -190,3 +190,20 @@ def test_figure_prints_its_usage_for_help(capsys):
     assert main(["figure", "--help"]) == 0
     out = capsys.readouterr().out
     assert "lora-repro figure" in out and "usage" in out and "table7" in out
+
+
+def test_figure2_caption_names_the_table15_rows_the_profile_skips():
+    from lora_repro.figures.accuracy import skipped_rows_note
+    from lora_repro.grid.profile_spec import for_profile
+    from lora_repro.tables.spec import load_spec as load_table
+
+    full = load_table("15")
+    note = skipped_rows_note("15", full.title, for_profile(full, "tiny").title)
+    assert note == (
+        "Not in this profile's Table 15: PrefixEmbed l_p=512, l_i=8 skipped: "
+        "l_p + l_i > 376 (tiny positions 512 - input 96 - output 40)."
+    )
+    assert skipped_rows_note("15", full.title, for_profile(full, "paper").title) is None
+    assert skipped_rows_note("18", "T", "T [r=128 skipped: a] [x skipped: b]") == (
+        "Not in this profile's Table 18: r=128 skipped: a; x skipped: b."
+    )
