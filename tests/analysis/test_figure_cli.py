@@ -207,3 +207,32 @@ def test_figure2_caption_names_the_table15_rows_the_profile_skips():
     assert skipped_rows_note("18", "T", "T [r=128 skipped: a] [x skipped: b]") == (
         "Not in this profile's Table 18: r=128 skipped: a; x skipped: b."
     )
+
+
+def test_figure2_plots_table15s_own_numbers_not_the_epoch_picking_subset(tmp_path):
+    # every tiny Table 15 cell done: test role (the hub's validation split, what Table 15 reports)
+    # and validation role (the epoch-picking subset: loss only for WikiSQL) hold different numbers
+    from lora_repro import rundir
+    from lora_repro.grid import cli as grid_cli
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    own = {**grid_cli.OWN, "profile": "tiny", "runs": str(runs)}
+    grid = grid_cli.build_grid("15", own, [], resolver=fake_resolver)
+    assert len(grid.cells) == 58
+    for i, cell in enumerate(grid.cells):
+        test = {"lf_accuracy": 10.0 + i} if cell.task == "wikisql" else {"accuracy": 40.0 + i}
+        valid = {"loss": 0.7} if cell.task == "wikisql" else {"loss": 0.7, "accuracy": 99.0}
+        cell.run_dir.mkdir(parents=True)
+        rundir.write_result(cell.run_dir, {
+            "config_hash": None, "params": {"adapter": 1000 + i}, "validation": valid, "test": test,
+            "wall_time_s": 1.0,
+        })  # fmt: skip
+    assert cli.main(["2", f"runs={runs}", f"out={out}", "progress=false"], resolver=fake_resolver) == 0
+    lines = (out / "figures" / "figure2.csv").read_text().splitlines()
+    assert "# Not in this profile's Table 15: PrefixEmbed l_p=512, l_i=8 skipped" in "\n".join(lines)
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    assert len(rows) == 58 and {r["task"] for r in rows} == {"WikiSQL", "MNLI_m"}
+    expected = [(10.0 if c.task == "wikisql" else 40.0) + i for i, c in enumerate(grid.cells)]
+    ours = sorted(float(r["ours_value"]) for r in rows)
+    assert ours == sorted(expected)  # the test role's numbers, never 99.0 or empty
+    assert (out / "figures" / "figure2.png").is_file() and (out / "figures" / "figure2.pdf").is_file()
