@@ -129,7 +129,8 @@ def accuracy_scatter(
     one colour per method family, points of a family joined in order of |Θ|."""
     plt = _pyplot()
     sources = [("ours", "ours_trainable", "ours"), ("paper", "paper_trainable", "paper")]
-    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks), 6.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.2 * len(tasks) + 1.4, 7.0), squeeze=False)
+    fig.subplots_adjust(hspace=0.45, right=1 - 1.4 / (4.2 * len(tasks) + 1.4))  # room for x labels, legend
     methods = list(dict.fromkeys(p["method"] for p in points))
     colours = {m: plt.get_cmap("tab10")(k % 10) for k, m in enumerate(methods)}
     for r, (source, x_key, y_prefix) in enumerate(sources):
