@@ -57,22 +57,22 @@ def _hf_config(model: str, profile: str) -> dict[str, Any]:
     return hf
 
 
-def model_width(model: str, profile: str) -> int:
-    """The hidden width of ``model`` in ``profile`` (the tiny profile's ``tiny.hf_config`` over the real one)."""
+def _hf_int(model: str, profile: str, keys: tuple[str, ...], what: str) -> int:
     hf = _hf_config(model, profile)
-    for key in WIDTH_KEYS:
+    for key in keys:
         if hf.get(key) is not None:
             return int(hf[key])
-    raise ValueError(f"model {model!r} has no width ({'/'.join(WIDTH_KEYS)}) in its hf_config")
+    raise ValueError(f"model {model!r} has no {what} ({'/'.join(keys)}) in its hf_config")
+
+
+def model_width(model: str, profile: str) -> int:
+    """The hidden width of ``model`` in ``profile`` (the tiny profile's ``tiny.hf_config`` over the real one)."""
+    return _hf_int(model, profile, WIDTH_KEYS, "width")
 
 
 def model_positions(model: str, profile: str) -> int:
     """How many positions ``model`` has in ``profile`` (``n_positions`` / ``max_position_embeddings``)."""
-    hf = _hf_config(model, profile)
-    for key in POSITION_KEYS:
-        if hf.get(key) is not None:
-            return int(hf[key])
-    raise ValueError(f"model {model!r} has no position count ({'/'.join(POSITION_KEYS)}) in its hf_config")
+    return _hf_int(model, profile, POSITION_KEYS, "position count")
 
 
 def io_budget(profile: str) -> tuple[int, int]:
