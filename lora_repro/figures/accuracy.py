@@ -12,11 +12,12 @@ only on the test role.) |Θ| is the run's ``params.adapter``; the paper's points
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from lora_repro.grid.cells import Grid
+from lora_repro.grid.profile_spec import skip_notes
 from lora_repro.tables.aggregate import collect
+from lora_repro.tables.spec import TableSpec
 
 SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
 
@@ -34,12 +35,12 @@ def parse_count(text: str | None) -> float | None:
 
 
 def accuracy_points(grid: Grid) -> list[dict[str, Any]]:
-    """One point per (row, column) of the table: ours (validation, |Θ|) and the paper's."""
-    spec = grid.spec
-    results = collect(spec, grid.seeds, grid.run_dirs(), {c.run_dir: c.id for c in grid.cells})
+    """One point per (row, column) of the table: ours (the column's own role, as the table reports
+    it, and |Θ|) and the paper's."""
+    results = collect(grid.spec, grid.seeds, grid.run_dirs(), {c.run_dir: c.id for c in grid.cells})
     points = []
     for res in results:
-        for col in spec.columns:
+        for col in grid.spec.columns:
             entry = res.entries.get(col.key)
             if col.task is None or entry is None:
                 continue
@@ -51,12 +52,10 @@ def accuracy_points(grid: Grid) -> list[dict[str, Any]]:
     return points
 
 
-def skipped_rows_note(table: str, full_title: str, profile_title: str) -> str | None:
-    """The caption line naming the table rows the profile skips (the ``[...]`` notes that
-    :func:`lora_repro.grid.profile_spec.for_profile` appends to the title), or None when none is."""
-    if not profile_title.startswith(full_title):
-        return None
-    notes = re.findall(r"\[([^\]]*)\]", profile_title[len(full_title) :])
+def skipped_rows_note(table: str, spec: TableSpec, profile: str) -> str | None:
+    """The caption line naming the rows of ``spec`` (the full table) that ``profile`` skips
+    (:func:`lora_repro.grid.profile_spec.skip_notes`), or None when it runs them all."""
+    notes = skip_notes(spec, profile)
     if not notes:
         return None
     return f"Not in this profile's Table {table}: " + "; ".join(notes) + "."

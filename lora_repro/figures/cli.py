@@ -75,7 +75,7 @@ def figure2(spec: FigureSpec, own: dict[str, Any], overrides: list[str], argv: l
     stem = out_dir(own) / "figures" / f"figure{spec.name}"
     caption = [spec.caption, "Top: ours (the tiny stand-in's |Θ|); bottom: the paper's printed numbers."]
     table = spec.table or "15"
-    skipped = skipped_rows_note(table, load_table_spec(table).title, grid.spec.title)
+    skipped = skipped_rows_note(table, load_table_spec(table), own["profile"])
     if skipped:
         caption.append(skipped)
     paths = draw.accuracy_scatter(points, task_columns(grid), spec.title, caption, stem)

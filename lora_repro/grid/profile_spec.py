@@ -170,19 +170,28 @@ def prefix_note(skipped: list[tuple[Row, int]], profile: str, max_prefix: Any) -
     return f"{labels} skipped: {why}"
 
 
-def for_profile(spec: TableSpec, profile: str) -> TableSpec:
-    """``spec`` as ``profile`` runs it: the profile's overrides added, rows above the rank or prefix limit dropped."""
+def skip_notes(spec: TableSpec, profile: str) -> list[str]:
+    """One sentence per kind of row that ``profile`` skips (rank above its limit, prefix too long), [] when none."""
     block = profile_block(spec, profile)
     if not block:
-        return spec
-    extra = tuple(str(o) for o in block.get("overrides") or ())
+        return []
     by_rank, by_prefix = skipped_rows(spec, profile), skipped_prefix_rows(spec, profile)
-    gone = [s for s, _ in by_rank + by_prefix]
-    rows = tuple(r for r in spec.rows if all(r is not s for s in gone))
     notes = []
     if by_rank:
         notes.append(skip_note(by_rank, profile, block.get("max_rank")))
     if by_prefix:
         notes.append(prefix_note(by_prefix, profile, block.get("max_prefix")))
-    title = spec.title + "".join(f" [{n}]" for n in notes)
+    return notes
+
+
+def for_profile(spec: TableSpec, profile: str) -> TableSpec:
+    """``spec`` as ``profile`` runs it: the profile's overrides added, rows above the rank or prefix
+    limit dropped, and the title ending in one ``[...]`` per :func:`skip_notes` sentence."""
+    block = profile_block(spec, profile)
+    if not block:
+        return spec
+    extra = tuple(str(o) for o in block.get("overrides") or ())
+    gone = [s for s, _ in skipped_rows(spec, profile) + skipped_prefix_rows(spec, profile)]
+    rows = tuple(r for r in spec.rows if all(r is not s for s in gone))
+    title = spec.title + "".join(f" [{n}]" for n in skip_notes(spec, profile))
     return replace(spec, overrides=(*spec.overrides, *extra), rows=rows, title=title)

@@ -198,14 +198,15 @@ def test_figure2_caption_names_the_table15_rows_the_profile_skips():
     from lora_repro.tables.spec import load_spec as load_table
 
     full = load_table("15")
-    note = skipped_rows_note("15", full.title, for_profile(full, "tiny").title)
+    note = skipped_rows_note("15", full, "tiny")
     assert note == (
         "Not in this profile's Table 15: PrefixEmbed l_p=512, l_i=8 skipped: "
         "l_p + l_i > 376 (tiny positions 512 - input 96 - output 40)."
     )
-    assert skipped_rows_note("15", full.title, for_profile(full, "paper").title) is None
-    assert skipped_rows_note("18", "T", "T [r=128 skipped: a] [x skipped: b]") == (
-        "Not in this profile's Table 18: r=128 skipped: a; x skipped: b."
+    assert for_profile(full, "tiny").title == full.title + " [" + note.split(": ", 1)[1][:-1] + "]"
+    assert skipped_rows_note("15", full, "paper") is None
+    assert skipped_rows_note("18", load_table("18"), "tiny") == (
+        "Not in this profile's Table 18: r=128..1024 skipped: tiny width 64."
     )
 
 
