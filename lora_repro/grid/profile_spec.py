@@ -170,18 +170,21 @@ def prefix_note(skipped: list[tuple[Row, int]], profile: str, max_prefix: Any) -
     return f"{labels} skipped: {why}"
 
 
-def skip_notes(spec: TableSpec, profile: str) -> list[str]:
-    """One sentence per kind of row that ``profile`` skips (rank above its limit, prefix too long), [] when none."""
-    block = profile_block(spec, profile)
-    if not block:
-        return []
+def _skips(spec: TableSpec, profile: str, block: dict) -> tuple[list, list[str]]:
+    """(the rows ``profile`` skips, one sentence per kind of skip: rank above its limit, prefix too long)."""
     by_rank, by_prefix = skipped_rows(spec, profile), skipped_prefix_rows(spec, profile)
     notes = []
     if by_rank:
         notes.append(skip_note(by_rank, profile, block.get("max_rank")))
     if by_prefix:
         notes.append(prefix_note(by_prefix, profile, block.get("max_prefix")))
-    return notes
+    return [s for s, _ in by_rank + by_prefix], notes
+
+
+def skip_notes(spec: TableSpec, profile: str) -> list[str]:
+    """One sentence per kind of row that ``profile`` skips (rank above its limit, prefix too long), [] when none."""
+    block = profile_block(spec, profile)
+    return _skips(spec, profile, block)[1] if block else []
 
 
 def for_profile(spec: TableSpec, profile: str) -> TableSpec:
@@ -191,7 +194,7 @@ def for_profile(spec: TableSpec, profile: str) -> TableSpec:
     if not block:
         return spec
     extra = tuple(str(o) for o in block.get("overrides") or ())
-    gone = [s for s, _ in skipped_rows(spec, profile) + skipped_prefix_rows(spec, profile)]
+    gone, notes = _skips(spec, profile, block)
     rows = tuple(r for r in spec.rows if all(r is not s for s in gone))
-    title = spec.title + "".join(f" [{n}]" for n in skip_notes(spec, profile))
+    title = spec.title + "".join(f" [{n}]" for n in notes)
     return replace(spec, overrides=(*spec.overrides, *extra), rows=rows, title=title)
