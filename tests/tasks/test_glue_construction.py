@@ -167,13 +167,49 @@ def test_sts_score_counts_the_values_both_descriptions_keep():
     assert all(b > a + 0.4 for a, b in zip(means, means[1:], strict=False)), means
 
 
-def test_stsb_label_is_five_times_the_kept_share():
-    rng, twin = random.Random(12), random.Random(12)
-    for _ in range(500):
+def _place(sentence: str) -> str | None:
+    """The place a restaurant description is about: the world restaurant named first (a later one is
+    the "near" slot); None when it names none (a person's facts)."""
+    from lora_repro.tiny.synthetic.world import WORLD
+
+    hits = [(sentence.find(r.name), -len(r.name), r.name) for r in WORLD.restaurants if r.name in sentence]
+    return min(hits)[2] if hits else None
+
+
+def test_stsb_score_follows_the_tier_the_reader_finds():
+    """0 for a person's facts beside a place, 1 for two different places, 2-5 for the same place with
+    more of its values shared; the six anchors about equally frequent, as the real scores spread."""
+    from lora_repro.tiny.synthetic.text import restaurant_slots
+    from lora_repro.tiny.synthetic.world import WORLD
+
+    values = {v.lower() for r in WORLD.restaurants for k, v in restaurant_slots(r).items() if k not in ("name", "near", "familyFriendly")}  # fmt: skip
+    rng = random.Random(12)
+    tiers: dict[str, list[float]] = {"other_topic": [], "other_place": [], "same_place": []}
+    same: list[tuple[int, float]] = []
+    for _ in range(N):
         row = glue.stsb(rng)
-        _, _, k = glue.similar_descriptions(twin)
-        twin.gauss(0.0, 0.3)
-        assert abs(row["label"] - 5.0 * k / glue.STS_SLOTS) < 1.5
+        s1, s2, score = row["sentence1"], row["sentence2"], row["label"]
+        assert _place(s1) is not None and 0.0 <= score <= 5.0
+        if _place(s2) is None:
+            assert NAME.search(s2), s2
+            tiers["other_topic"].append(score)
+        elif _place(s2) != _place(s1):
+            tiers["other_place"].append(score)
+        else:
+            tiers["same_place"].append(score)
+            same.append((sum(v in s1.lower() and v in s2.lower() for v in values), score))
+    assert max(tiers["other_topic"]) < 1.5 and all(abs(x - 1.0) < 1.5 for x in tiers["other_place"])
+    assert min(tiers["same_place"]) > 0.5
+    mean = {k: sum(v) / len(v) for k, v in tiers.items()}
+    assert mean["other_topic"] < 0.4 < 0.7 < mean["other_place"] < 1.3 < 2.5 < mean["same_place"], mean
+    shares = {k: len(v) / N for k, v in tiers.items()}
+    assert abs(shares["other_topic"] - 1 / 6) < 0.03 and abs(shares["other_place"] - 1 / 6) < 0.03, shares
+    # within the same place, more shared values means a higher score
+    n = len(same)
+    mx, my = sum(a for a, _ in same) / n, sum(b for _, b in same) / n
+    cov = sum((a - mx) * (b - my) for a, b in same)
+    var_x, var_y = sum((a - mx) ** 2 for a, _ in same), sum((b - my) ** 2 for _, b in same)
+    assert cov / (var_x * var_y) ** 0.5 > 0.6
 
 
 PERSON_FACT = re.compile(

@@ -214,10 +214,11 @@ def qqp(rng: random.Random) -> dict:
 STS_SLOTS = 4  # restaurant slots (besides the name) both descriptions state
 
 
-def similar_descriptions(rng: random.Random) -> tuple[str, str, int]:
-    """Two descriptions of a place stating the same ``STS_SLOTS`` slots; ``k`` of them keep their
-    value in the second (the rest are changed). Returns (s1, s2, k)."""
-    r = rng.choice(WORLD.restaurants)
+def similar_descriptions(rng: random.Random, place=None) -> tuple[str, str, int]:
+    """Two descriptions of a place (``place``, else a random one of the world's restaurants) stating
+    the same ``STS_SLOTS`` slots; ``k`` of them keep their value in the second (the rest are
+    changed). Returns (s1, s2, k)."""
+    r = place if place is not None else rng.choice(WORLD.restaurants)
     slots = ["name"] + rng.sample(E2E_SLOTS[1:], STS_SLOTS)
     v1 = restaurant_slots(r)
     k = rng.randint(0, STS_SLOTS)
@@ -232,10 +233,35 @@ def similar_descriptions(rng: random.Random) -> tuple[str, str, int]:
     return s1, s2, k
 
 
-def stsb(rng: random.Random) -> dict:
-    """Similarity 0-5 = 5 x the share of the stated slots whose value both descriptions give (+ noise)."""
+# Tiny STS-B follows the real one's annotation scale (Agirre et al., 2013, *SEM shared task): 0 = the
+# two sentences are on different topics, 1 = not equivalent but on the same topic, 2-5 = about the same
+# thing, sharing more and more of what they say. The six anchors are about equally frequent, as the
+# real scores spread over 0-5: 1/6 of the pairs are "other topic", 1/6 "another place", 4/6 the same
+# place with k of its STS_SLOTS slots kept.
+STS_TIERS = {"other_topic": 1 / 6, "other_place": 1 / 6}
+
+
+def sts_pair(rng: random.Random) -> tuple[str, str, float]:
+    """(s1, s2, score before noise): s1 describes a place; s2 is a person's facts (0), another place
+    (1), or the same place with k of its slots kept (2 + 3k / STS_SLOTS)."""
+    r = rng.random()
+    if r < STS_TIERS["other_topic"]:
+        s1, _, _ = similar_descriptions(rng)
+        p = fresh_person(rng)
+        return s1, facts(rng, p, rng.sample(ATTRS, len(ATTRS))), 0.0
+    if r < STS_TIERS["other_topic"] + STS_TIERS["other_place"]:
+        first, second = rng.sample(WORLD.restaurants, 2)
+        s1, _, _ = similar_descriptions(rng, first)
+        _, s2, _ = similar_descriptions(rng, second)
+        return s1, s2, 1.0
     s1, s2, k = similar_descriptions(rng)
-    score = 5.0 * k / STS_SLOTS + rng.gauss(0.0, 0.3)
+    return s1, s2, 2.0 + 3.0 * k / STS_SLOTS
+
+
+def stsb(rng: random.Random) -> dict:
+    """Similarity 0-5 from how the pair was built (``sts_pair``), plus N(0, 0.3) noise, clipped."""
+    s1, s2, score = sts_pair(rng)
+    score += rng.gauss(0.0, 0.3)
     return {"sentence1": s1, "sentence2": s2, "label": round(min(5.0, max(0.0, score)), 3)}
 
 
