@@ -71,7 +71,7 @@ def csv_counts(path: Path) -> tuple[int, int]:
 
 
 def experiment_status(path: Path, own: dict[str, Any], resolver=None) -> TableStatus:  # noqa: ANN001
-    """A run table's status from its grid's run directories (``tableN.csv`` when they are all absent)."""
+    """A run table's status from its grid's run directories, or from ``tableN.csv`` when that holds more cells."""
     from lora_repro.grid.cli import build_grid
     from lora_repro.tables.aggregate import read_results
 
@@ -84,11 +84,24 @@ def experiment_status(path: Path, own: dict[str, Any], resolver=None) -> TableSt
     status.done = len(status.ids)
     status.compute_s = sum(float(r.get("wall_time_s") or 0.0) for r in status.results)
     rendered = out_dir(own) / f"table{grid.spec.table}.csv"
-    if not status.done and rendered.is_file():
-        status.done, status.cells = csv_counts(rendered)
-        status.source = f"{rendered.name}: row x task x seed slots (no run directories under {own['runs']}/{own['profile']})"
-        status.compute_s = md_compute(rendered.with_suffix(".md"))
-        status.header = csv_header(rendered)
+    if rendered.is_file():
+        # The rendered table, when it holds more cells than the run directories here: a checkout whose
+        # runs/ has only some of a table's cells (another table's or a learnability run's, which share
+        # config hashes) would otherwise under-count the committed table.
+        done, cells = csv_counts(rendered)
+        if done > status.done:
+            runs = (
+                "no run directories"
+                if not status.done
+                else f"only {status.done} of its cells' run directories"
+            )
+            status.results, status.ids = [], []
+            status.done, status.cells = done, cells
+            status.source = (
+                f"{rendered.name}: row x task x seed slots ({runs} under {own['runs']}/{own['profile']})"
+            )
+            status.compute_s = md_compute(rendered.with_suffix(".md"))
+            status.header = csv_header(rendered)
     return status
 
 

@@ -155,6 +155,47 @@ def test_index_counts_hand_made_results_and_is_byte_identical_on_a_second_run(
     assert readme.read_bytes() == before
 
 
+def test_index_prefers_the_rendered_table_when_only_some_of_its_cells_have_run_directories(
+    fk, specs, tmp_path, monkeypatch
+):
+    """Committed results plus a few shared cells' run directories: the table is counted from its csv."""
+    from lora_repro import rundir
+
+    monkeypatch.chdir(tmp_path)
+    own = {**grid_cli.OWN, "runs": str(tmp_path / "runs"), "out": str(tmp_path / "results")}
+    grid = grid_cli.build_grid(str(specs / "table91.yaml"), own, [], fk.resolver)
+    for cell in grid.cells[:3]:
+        cell.run_dir.mkdir(parents=True)
+        rundir.write_result(cell.run_dir, {"config_hash": cell.id, "test": {"accuracy": 0.5}, "wall_time_s": 60.0,
+                                           "git_commit": "abcdef1234567890"})  # fmt: skip
+    out = tmp_path / "results"
+    out.mkdir()
+    header = "table,row,model,method,cited,dagger,column,task,metric,ours,spread,n_seeds,n_expected,commit\n"
+    (out / "table91.csv").write_text(
+        header + "91,R,roberta-base,lora,0,0,acc,sst2,accuracy,0.5,,12,12,0123456789ab\n"
+    )
+    (out / "table91.md").write_text("# Table 91\n\nCompute: 7.5 min summed over the cells' own wall times.\n")
+    # table 94: one cell, its run directory there, and a csv that holds no more: the run directory counts
+    grid94 = grid_cli.build_grid(str(specs / "table94.yaml"), own, [], fk.resolver)
+    grid94.cells[0].run_dir.mkdir(parents=True)
+    rundir.write_result(grid94.cells[0].run_dir, {"config_hash": grid94.cells[0].id, "test": {"accuracy": 0.5},
+                                                  "wall_time_s": 30.0, "git_commit": "fedcba9876543210"})  # fmt: skip
+    (out / "table94.csv").write_text(
+        header + "94,LoRA r=8,gpt2-medium,lora,0,0,acc,e2e,accuracy,0.5,,1,1,0123456789ab\n"
+    )
+    argv = [f"runs={tmp_path / 'runs'}", f"out={out}"]
+    assert index.main(argv, resolver=fk.resolver, spec_dir=specs) == 0
+    text = (out / "README.md").read_text()
+    assert "| 91 | Small grid test | 12/12 | 0 | 7.5 |" in text
+    assert "table91.csv: row x task x seed slots (only 3 of its cells' run directories under" in text
+    assert "table91: cells computed at git commit 0123456789ab" in text
+    assert "| 94 | GPT-2 r=8 | 1/1 | 0 | 0.5 |" in text and "| run directories |" in text
+    assert "| 92 | Overlapping spec | 1/1 | 0 | 1.0 |" in text  # its one cell is among the 3 run directories
+    # 7.5 min from table 91's md + table 92's 60 s cell + table 94's 30 s cell: a table counted from its
+    # csv cannot say which cells its compute covers, so a cell it shares is counted again
+    assert "Compute: 9.0 min summed" in text
+
+
 def test_bad_arguments_are_one_line(fk, specs, tmp_path):
     with pytest.raises(ValueError, match="unexpected argument '--fast'"):
         table_all.main(["all", "--fast"], resolver=fk.resolver, spec_dir=specs)
